@@ -1,0 +1,97 @@
+"""The smallest compatibility layer between the pinned OpenMMLab stack, the
+CPU mmcv build (mmcv-lite) and torch >= 2.6. Both functions are idempotent
+and do nothing where no gap exists."""
+import importlib.util
+import sys
+import types
+
+
+def _has_compiled_mmcv_ops() -> bool:
+    try:
+        return importlib.util.find_spec('mmcv._ext') is not None
+    except ModuleNotFoundError:  # mmcv itself missing: version check says so
+        return True
+
+
+def _unavailable_op(name: str):
+
+    def op(*args, **kwargs):
+        raise RuntimeError(
+            f'mmcv.ops.{name} needs the compiled mmcv ops, but mmcv-lite is '
+            'installed. Install full mmcv (mim install "mmcv>=2.0.0,<2.2.0") '
+            'to use it.')
+
+    op.__name__ = name
+    return op
+
+
+def install_mmcv_lite_shim() -> None:
+    """Make ``mmseg.models`` / ``mmseg.utils`` importable with mmcv-lite.
+
+    Gap: four mmseg 1.2.2 modules import ``mmcv.ops`` unguarded
+    (``utils/mask_classification.py``, ``models/utils/point_sample.py`` and
+    ``decode_heads/san_head.py`` for ``point_sample``;
+    ``losses/focal_loss.py`` for ``sigmoid_focal_loss``), and mmcv-lite's
+    ``mmcv.ops`` fails on its missing ``_ext``. When (and only when) the
+    compiled ops are absent, register a ``mmcv.ops`` module holding mmcv's own
+    pure-PyTorch ``point_sample`` and a ``sigmoid_focal_loss`` that raises a
+    clear error if called. With full mmcv this does nothing.
+    """
+    if 'mmcv.ops' in sys.modules or _has_compiled_mmcv_ops():
+        return
+    import mmcv
+
+    # mmcv/ops/point_sample.py only imports torch; load that file alone,
+    # without running mmcv/ops/__init__.py (which needs _ext).
+    path = mmcv.__path__[0] + '/ops/point_sample.py'
+    spec = importlib.util.spec_from_file_location('mmcv.ops.point_sample',
+                                                  path)
+    point_sample_mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(point_sample_mod)
+
+    ops = types.ModuleType('mmcv.ops')
+    ops.__doc__ = ('mmseg_uda shim for mmcv-lite: pure-PyTorch point_sample '
+                   'only; compiled ops raise when called.')
+    ops.point_sample = point_sample_mod.point_sample
+    ops.sigmoid_focal_loss = _unavailable_op('sigmoid_focal_loss')
+
+    def module_getattr(name):
+        # Dunder look-ups (inspect, pickle) must see a normal module.
+        if name.startswith('__'):
+            raise AttributeError(name)
+        return _unavailable_op(name)
+
+    ops.__getattr__ = module_getattr
+    sys.modules['mmcv.ops'] = ops
+    sys.modules['mmcv.ops.point_sample'] = point_sample_mod
+    mmcv.ops = ops
+
+
+def mmengine_checkpoint_globals() -> list:
+    """The non-tensor types that mmengine 0.10 writes into checkpoints: the
+    message hub's ``HistoryBuffer`` and numpy scalars/arrays/dtypes in the
+    logged runtime info. Nothing else is allowed."""
+    import numpy as np
+    from mmengine.logging import HistoryBuffer
+
+    try:  # numpy >= 2
+        from numpy._core.multiarray import _reconstruct, scalar
+    except ImportError:  # numpy 1.x
+        from numpy.core.multiarray import _reconstruct, scalar
+    dtype_classes = [type(np.dtype(t)) for t in (
+        'bool', 'int8', 'int16', 'int32', 'int64', 'uint8', 'uint16',
+        'uint32', 'uint64', 'float16', 'float32', 'float64')]
+    return [HistoryBuffer, scalar, _reconstruct, np.ndarray, np.dtype,
+            *dtype_classes]
+
+
+def allow_mmengine_checkpoints() -> None:
+    """Let torch >= 2.6 (``weights_only=True`` by default) load mmengine
+    checkpoints for ``resume`` and ``load_from`` by allow-listing exactly the
+    types mmengine writes; every other global is still refused."""
+    import torch
+
+    add = getattr(torch.serialization, 'add_safe_globals', None)
+    if add is None:  # torch < 2.4 loads without the weights-only check
+        return
+    add(mmengine_checkpoint_globals())
