@@ -1,0 +1,394 @@
+"""Label conversion, sample checks and rare class statistics shared by the
+dataset converters in ``tools/dataset_converters/``.
+
+The tools are thin command-line wrappers; everything they do lives here so
+that it is importable and tested. A conversion job looks at one
+(image, label) pair, checks it, converts the label to Cityscapes trainIds
+(written atomically next to the original label), and returns the pixel
+count of each trainId. Bad samples (unreadable or blank image, image/label
+size mismatch, unknown label values) are never converted: they are listed in
+``bad_samples.json`` and left out of the statistics.
+
+Files written into the dataset root:
+
+- ``sample_class_stats.json``: ``[{"file": <label>, "<trainId>": <pixels>,
+  ...}, ...]`` (only classes present in the label),
+- ``samples_with_class.json``: ``{"<trainId>": [[<label>, <pixels>], ...]}``,
+- ``bad_samples.json``: ``[{"image": ..., "label": ..., "reason": ...}]``.
+
+Paths in these files are relative to the dataset root (POSIX separators).
+"""
+import json
+import os
+import os.path as osp
+import tempfile
+from typing import Callable, Dict, List, Optional, Sequence
+
+import cv2
+import numpy as np
+from PIL import Image
+
+NUM_CLASSES = 19
+IGNORE_INDEX = 255
+
+STATS_FILE = 'sample_class_stats.json'
+SAMPLES_WITH_CLASS_FILE = 'samples_with_class.json'
+BAD_SAMPLES_FILE = 'bad_samples.json'
+
+
+def cityscapes_id_to_train_id() -> Dict[int, int]:
+    """Cityscapes label id -> trainId from the official label table of
+    ``cityscapesscripts`` (GTA5 labels use the Cityscapes label ids). Ids
+    whose trainId is 255 or -1 are left out (they map to 255)."""
+    from cityscapesscripts.helpers.labels import labels
+    return {
+        lab.id: lab.trainId
+        for lab in labels if lab.id >= 0 and 0 <= lab.trainId < NUM_CLASSES
+    }
+
+
+#: Valid Cityscapes label ids (0..33); any other value in a GTA label is
+#: unknown and makes the sample bad.
+CITYSCAPES_KNOWN_IDS = tuple(range(34))
+
+#: SYNTHIA RAND-CITYSCAPES class id -> Cityscapes trainId (16 classes; no
+#: terrain, truck, train appear in the data even though the ids exist).
+SYNTHIA_ID_TO_TRAIN_ID = {
+    3: 0, 4: 1, 2: 2, 21: 3, 5: 4, 7: 5, 15: 6, 9: 7, 6: 8, 16: 9, 1: 10,
+    10: 11, 17: 12, 8: 13, 18: 14, 19: 15, 20: 16, 12: 17, 11: 18
+}
+#: SYNTHIA class ids 0..22 (void .. lanemarking) are known.
+SYNTHIA_KNOWN_IDS = tuple(range(23))
+
+
+def make_lut(mapping: Dict[int, int], size: int = 256) -> np.ndarray:
+    """Lookup table ``lut[id] = trainId`` (255 for unmapped ids)."""
+    lut = np.full(size, IGNORE_INDEX, dtype=np.uint8)
+    for src, dst in mapping.items():
+        lut[src] = dst
+    return lut
+
+
+def convert_ids(label: np.ndarray, mapping: Dict[int, int]) -> np.ndarray:
+    """Map label ids to trainIds (uint8, 255 for every unmapped value)."""
+    size = max(int(label.max(initial=0)) + 1, max(mapping) + 1, 256)
+    return make_lut(mapping, size)[label]
+
+
+def class_pixel_counts(train_ids: np.ndarray,
+                       num_classes: int = NUM_CLASSES) -> Dict[str, int]:
+    """``{"<trainId>": pixels}`` for the classes present (255 excluded)."""
+    counts = np.bincount(train_ids.ravel(), minlength=256)[:num_classes]
+    return {str(c): int(n) for c, n in enumerate(counts) if n > 0}
+
+
+# ---------------------------------------------------------------- file I/O
+def _atomic_write_bytes(path: str, data: bytes) -> None:
+    directory = osp.dirname(osp.abspath(path))
+    os.makedirs(directory, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(
+        dir=directory, prefix='.' + osp.basename(path) + '.', suffix='.tmp')
+    try:
+        with os.fdopen(fd, 'wb') as f:
+            f.write(data)
+        os.replace(tmp, path)
+    except BaseException:
+        if osp.exists(tmp):
+            os.remove(tmp)
+        raise
+
+
+def atomic_write_png(path: str, array: np.ndarray) -> None:
+    """Write a PNG through a temporary file and ``os.replace``: readers never
+    see a half-written file, an interrupted run leaves no broken output."""
+    ok, buf = cv2.imencode('.png', array)
+    if not ok:
+        raise OSError(f'could not encode {path}')
+    _atomic_write_bytes(path, buf.tobytes())
+
+
+def atomic_write_json(path: str, obj) -> None:
+    _atomic_write_bytes(path, json.dumps(obj, indent=2).encode('utf-8'))
+
+
+def read_label_ids(path: str, channel: Optional[int] = None) -> np.ndarray:
+    """Read a label map holding class ids.
+
+    Palette PNGs (GTA5) are read as indices with Pillow (OpenCV would turn
+    them into colours). ``channel`` selects one channel of a multi-channel
+    label in RGB order (SYNTHIA: class id in the R channel, 16 bit),
+    which is read unchanged with OpenCV.
+    """
+    if channel is None:
+        with Image.open(path) as im:
+            if im.mode in ('P', 'L', 'I', 'I;16', 'I;16B', '1'):
+                arr = np.array(im)
+                if arr.ndim == 2:
+                    return arr
+            # Fall through for colour labels.
+    arr = cv2.imread(path, cv2.IMREAD_UNCHANGED)
+    if arr is None:
+        raise OSError(f'cannot decode label file {path}')
+    if arr.ndim == 3:
+        rgb_index = [2, 1, 0, 3][channel or 0]  # OpenCV reads BGR(A)
+        arr = arr[..., rgb_index]
+    return arr
+
+
+def is_up_to_date(out_path: str, *inputs: str) -> bool:
+    if not osp.isfile(out_path):
+        return False
+    out_mtime = os.stat(out_path).st_mtime
+    return all(os.stat(p).st_mtime <= out_mtime for p in inputs)
+
+
+# ------------------------------------------------------------ sample checks
+def check_image(img_path: str):
+    """Return (shape (H, W), reason or None) of an image file."""
+    img = cv2.imread(img_path, cv2.IMREAD_COLOR)
+    if img is None:
+        return None, 'unreadable image'
+    if int(img.max()) == int(img.min()):
+        return img.shape[:2], 'blank image (all pixels equal)'
+    return img.shape[:2], None
+
+
+def convert_sample(img_path: str,
+                   label_path: str,
+                   out_path: str,
+                   mapping: Dict[int, int],
+                   known_ids: Sequence[int],
+                   channel: Optional[int] = None,
+                   root: str = '',
+                   label_reader: Optional[Callable] = None) -> dict:
+    """Check one sample, write its trainId label and count its classes.
+
+    Returns ``dict(image, label, file, stats, reason, written)``: ``reason``
+    is None for a good sample; ``file`` is the output label relative to
+    ``root``; ``written`` says whether the output was (re)written (False if
+    it was up to date: conversions are idempotent).
+    """
+    rel = _relative_to(root)
+    record = {
+        'image': rel(img_path), 'label': rel(label_path),
+        'file': rel(out_path), 'stats': None, 'reason': None,
+        'written': False
+    }
+    img_shape, reason = check_image(img_path)
+    if reason is None:
+        try:
+            if label_reader is not None:
+                ids = label_reader(label_path)
+            else:
+                ids = read_label_ids(label_path, channel)
+        except Exception as e:  # noqa: BLE001 (reported, not raised)
+            ids, reason = None, f'unreadable label ({e})'
+    if reason is None and ids.shape[:2] != tuple(img_shape):
+        reason = (f'size mismatch: image {tuple(img_shape)[::-1]} (WxH) vs '
+                  f'label {tuple(ids.shape[:2])[::-1]}')
+    if reason is None and known_ids is not None:
+        unknown = np.setdiff1d(np.unique(ids), np.asarray(known_ids))
+        if unknown.size:
+            reason = f'unknown label values {unknown.tolist()[:10]}'
+    if reason is not None:
+        record['reason'] = reason
+        return record
+    train_ids = convert_ids(ids, mapping)
+    if not is_up_to_date(out_path, img_path, label_path):
+        atomic_write_png(out_path, train_ids)
+        record['written'] = True
+    record['stats'] = class_pixel_counts(train_ids)
+    return record
+
+
+def _relative_to(root: str):
+
+    def rel(path: str) -> str:
+        if not root:
+            return path
+        return osp.relpath(path, root).replace(os.sep, '/')
+
+    return rel
+
+
+# --------------------------------------------------------------- statistics
+def build_class_stats(records: List[dict]):
+    """(sample_class_stats, samples_with_class) from good records."""
+    sample_class_stats = []
+    samples_with_class: Dict[str, list] = {}
+    for rec in records:
+        if rec['reason'] is not None:
+            continue
+        entry = {'file': rec['file']}
+        entry.update(rec['stats'])
+        sample_class_stats.append(entry)
+        for c, n in rec['stats'].items():
+            samples_with_class.setdefault(c, []).append([rec['file'], n])
+    samples_with_class = {
+        c: samples_with_class[c]
+        for c in sorted(samples_with_class, key=int)
+    }
+    return sample_class_stats, samples_with_class
+
+
+def write_conversion_outputs(out_dir: str,
+                             records: List[dict],
+                             write_stats: bool = True) -> dict:
+    """Write the statistics and the bad-sample report; return a summary."""
+    bad = [
+        {'image': r['image'], 'label': r['label'], 'reason': r['reason']}
+        for r in records if r['reason'] is not None
+    ]
+    if write_stats:
+        stats, with_class = build_class_stats(records)
+        atomic_write_json(osp.join(out_dir, STATS_FILE), stats)
+        atomic_write_json(osp.join(out_dir, SAMPLES_WITH_CLASS_FILE),
+                          with_class)
+    atomic_write_json(osp.join(out_dir, BAD_SAMPLES_FILE), bad)
+    return {
+        'total': len(records),
+        'good': len(records) - len(bad),
+        'bad': len(bad),
+        'written': sum(r['written'] for r in records),
+        'bad_samples': bad}
+
+
+def run_jobs(func: Callable, tasks: list, nproc: int = 1) -> list:
+    """Run ``func`` over ``tasks`` with a progress bar, in ``nproc``
+    processes (order kept)."""
+    from mmengine.utils import track_parallel_progress, track_progress
+    if not tasks:
+        return []
+    if nproc > 1:
+        return track_parallel_progress(func, tasks, nproc)
+    return track_progress(func, tasks)
+
+
+def print_summary(name: str, summary: dict, out_dir: str) -> None:
+    print(f'{name}: {summary["good"]}/{summary["total"]} samples converted '
+          f'({summary["written"]} written, the others up to date), '
+          f'{summary["bad"]} bad')
+    for b in summary['bad_samples'][:20]:
+        print(f'  bad sample {b["image"]}: {b["reason"]}')
+    if summary['bad']:
+        print(f'  full list: {osp.join(out_dir, BAD_SAMPLES_FILE)} (these '
+              'samples are excluded from the statistics and from training)')
+
+
+# ------------------------------------------------------ dataset converters
+def _list_files(directory: str, suffix: str, exclude_suffix: str = None):
+    if not osp.isdir(directory):
+        raise FileNotFoundError(f'directory not found: {directory}')
+    out = []
+    for dirpath, _, files in os.walk(directory):
+        for f in files:
+            if f.endswith(suffix) and not (exclude_suffix
+                                           and f.endswith(exclude_suffix)):
+                out.append(osp.join(dirpath, f))
+    return sorted(out)
+
+
+def _gta_job(task):
+    img, label, out, root = task
+    return convert_sample(img, label, out, cityscapes_id_to_train_id(),
+                          CITYSCAPES_KNOWN_IDS, root=root)
+
+
+def _synthia_job(task):
+    img, label, out, root = task
+    return convert_sample(img, label, out, SYNTHIA_ID_TO_TRAIN_ID,
+                          SYNTHIA_KNOWN_IDS, channel=0, root=root)
+
+
+def _read_cityscapes_json(path: str) -> np.ndarray:
+    from cityscapesscripts.helpers.annotation import Annotation
+    from cityscapesscripts.preparation.json2labelImg import createLabelImage
+    annotation = Annotation()
+    annotation.fromJsonFile(path)
+    return np.array(createLabelImage(annotation, 'trainIds'))
+
+
+def _cityscapes_job(task):
+    img, label, out, root = task
+    identity = {c: c for c in range(NUM_CLASSES)}
+    return convert_sample(img, label, out, identity, None, root=root,
+                          label_reader=_read_cityscapes_json)
+
+
+def _missing_label(img, label, out, root):
+    rel = _relative_to(root)
+    return {
+        'image': rel(img), 'label': rel(label), 'file': rel(out),
+        'stats': None, 'reason': 'label file missing', 'written': False
+    }
+
+
+def _run(job, tasks, root, nproc, write_stats=True):
+    present = [t for t in tasks if osp.isfile(t[1])]
+    records = run_jobs(job, present, nproc)
+    records += [_missing_label(*t) for t in tasks if not osp.isfile(t[1])]
+    records.sort(key=lambda r: r['image'])
+    return write_conversion_outputs(root, records, write_stats)
+
+
+def convert_gta(root: str, nproc: int = 1) -> dict:
+    """GTA5: ``images/NNNNN.png`` + ``labels/NNNNN.png`` (Cityscapes label
+    ids, palette PNG) -> ``labels/NNNNN_labelTrainIds.png`` + statistics."""
+    img_dir, lbl_dir = osp.join(root, 'images'), osp.join(root, 'labels')
+    if not osp.isdir(lbl_dir):
+        raise FileNotFoundError(f'GTA5 label directory not found: {lbl_dir}')
+    tasks = []
+    for img in _list_files(img_dir, '.png'):
+        name = osp.relpath(img, img_dir)[:-len('.png')]
+        tasks.append((img, osp.join(lbl_dir, name + '.png'),
+                      osp.join(lbl_dir, name + '_labelTrainIds.png'), root))
+    return _run(_gta_job, tasks, root, nproc)
+
+
+def convert_synthia(root: str, nproc: int = 1) -> dict:
+    """SYNTHIA RAND-CITYSCAPES: ``RGB/NNNNNNN.png`` + ``GT/LABELS/NNNNNNN.png``
+    (16 bit, id in the R channel) -> ``GT/LABELS/NNNNNNN_labelTrainIds.png``
+    + statistics."""
+    img_dir = osp.join(root, 'RGB')
+    lbl_dir = osp.join(root, 'GT', 'LABELS')
+    if not osp.isdir(lbl_dir):
+        raise FileNotFoundError(
+            f'SYNTHIA label directory not found: {lbl_dir}')
+    tasks = []
+    for img in _list_files(img_dir, '.png'):
+        name = osp.relpath(img, img_dir)[:-len('.png')]
+        tasks.append((img, osp.join(lbl_dir, name + '.png'),
+                      osp.join(lbl_dir, name + '_labelTrainIds.png'), root))
+    return _run(_synthia_job, tasks, root, nproc)
+
+
+def convert_cityscapes(root: str,
+                       nproc: int = 1,
+                       splits: Sequence[str] = ('train', 'val'),
+                       stats_split: str = 'train') -> dict:
+    """Cityscapes: ``gtFine/<split>/<city>/*_gtFine_polygons.json`` ->
+    ``*_gtFine_labelTrainIds.png`` (cityscapesscripts' official drawing);
+    the statistics are written for ``stats_split`` (the training split used
+    when Cityscapes is the source domain)."""
+    summaries = {}
+    for split in splits:
+        img_dir = osp.join(root, 'leftImg8bit', split)
+        lbl_dir = osp.join(root, 'gtFine', split)
+        tasks = []
+        for img in _list_files(img_dir, '_leftImg8bit.png'):
+            stem = osp.relpath(img, img_dir)[:-len('_leftImg8bit.png')]
+            lbl = osp.join(lbl_dir, stem + '_gtFine_')
+            tasks.append((img, lbl + 'polygons.json',
+                          lbl + 'labelTrainIds.png', root))
+        present = [t for t in tasks if osp.isfile(t[1])]
+        records = run_jobs(_cityscapes_job, present, nproc)
+        records += [_missing_label(*t) for t in tasks if not osp.isfile(t[1])]
+        records.sort(key=lambda r: r['image'])
+        summaries[split] = records
+    all_records = [r for recs in summaries.values() for r in recs]
+    bad = write_conversion_outputs(root, all_records, write_stats=False)
+    if stats_split in summaries:
+        stats, with_class = build_class_stats(summaries[stats_split])
+        atomic_write_json(osp.join(root, STATS_FILE), stats)
+        atomic_write_json(osp.join(root, SAMPLES_WITH_CLASS_FILE), with_class)
+    return bad

@@ -1,0 +1,8 @@
+from .formatting import PackUDAInputs
+from .loading import LoadCheckedAnnotations, LoadCheckedImageFromFile
+from .valid_pseudo_mask import GenerateValidPseudoMask
+
+__all__ = [
+    'GenerateValidPseudoMask', 'LoadCheckedAnnotations',
+    'LoadCheckedImageFromFile', 'PackUDAInputs'
+]

@@ -1,0 +1,48 @@
+"""Loading transforms that fail loudly, naming the file."""
+import numpy as np
+from mmcv.transforms import LoadImageFromFile
+from mmseg.datasets.transforms import LoadAnnotations
+from mmseg.registry import TRANSFORMS
+
+
+@TRANSFORMS.register_module()
+class LoadCheckedImageFromFile(LoadImageFromFile):
+    """``LoadImageFromFile`` raising ``OSError`` naming the file when an
+    image is missing, corrupt or blank-decoded (mmcv returns ``None`` or an
+    anonymous decoder error)."""
+
+    def transform(self, results: dict) -> dict:
+        filename = results['img_path']
+        try:
+            out = super().transform(results)
+        except Exception as e:  # noqa: BLE001
+            raise OSError(f'cannot load image file {filename!r}: '
+                          f'{type(e).__name__}: {e}') from e
+        if out is not None and (out.get('img') is None
+                                or np.asarray(out['img']).size == 0):
+            raise OSError(f'cannot decode image file {filename!r}')
+        return out
+
+
+@TRANSFORMS.register_module()
+class LoadCheckedAnnotations(LoadAnnotations):
+    """mmseg ``LoadAnnotations`` that raises naming the label file when it
+    cannot be decoded or when its size differs from the loaded image's
+    (``results['img']``, so put it after the image loading)."""
+
+    def _load_seg_map(self, results: dict) -> None:
+        path = results.get('seg_map_path')
+        try:
+            super()._load_seg_map(results)
+        except Exception as e:  # noqa: BLE001
+            raise OSError(f'cannot load label file {path!r}: '
+                          f'{type(e).__name__}: {e}') from e
+        label = results['gt_seg_map']
+        img = results.get('img')
+        if img is not None and tuple(label.shape[:2]) != tuple(
+                img.shape[:2]):
+            raise ValueError(
+                f'label file {path!r} has size {label.shape[1]}x'
+                f'{label.shape[0]} but its image '
+                f'{results.get("img_path")!r} has size {img.shape[1]}x'
+                f'{img.shape[0]} (WxH); fix or exclude the sample')
