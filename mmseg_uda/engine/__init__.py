@@ -1,1 +1,1 @@
-
+from . import hooks, schedulers  # noqa: F401

@@ -1,0 +1,138 @@
+"""Base of UDA methods: a segmentor-shaped model that wraps any mmseg
+segmentor config as the student, with an optional EMA teacher."""
+import copy
+from typing import Dict, List, Optional
+
+import torch.nn as nn
+from mmseg.models.segmentors import BaseSegmentor
+from mmseg.registry import MODELS
+from mmseg.utils import ConfigType, OptConfigType, SampleList
+from torch import Tensor
+
+from ..utils.ddp import unwrap
+
+
+def _drop_pretrained(cfg):
+    """Copy of ``cfg`` without ``init_cfg=dict(type='Pretrained')`` entries
+    (the teacher is copied from the student, so loading is wasted)."""
+    if isinstance(cfg, dict):
+        return type(cfg)({
+            k: (None if k == 'init_cfg' and isinstance(v, dict)
+                and v.get('type') == 'Pretrained' else _drop_pretrained(v))
+            for k, v in cfg.items()
+        })
+    if isinstance(cfg, list):
+        return [_drop_pretrained(v) for v in cfg]
+    return copy.deepcopy(cfg)
+
+
+def is_stochastic_layer(module: nn.Module) -> bool:
+    """Dropout and drop-path layers (off in the teacher)."""
+    return isinstance(module, nn.modules.dropout._DropoutNd) or type(
+        module).__name__ == 'DropPath'
+
+
+class UDABaseSegmentor(BaseSegmentor):
+    """Student (trained) and optional teacher (EMA, never trained) built from
+    one segmentor config.
+
+    Args:
+        segmentor: config of any mmseg segmentor (``EncoderDecoder``,
+            ``HRDAEncoderDecoder``, ...).
+        data_preprocessor: defaults to ``UDADataPreProcessor`` around the
+            segmentor's own ``data_preprocessor``.
+        use_teacher: build the EMA teacher (updated by ``EMATeacherHook``).
+        predict_on: ``'student'`` (default) or ``'teacher'``: the model used
+            by ``predict`` (validation, test, inference).
+        train_cfg, test_cfg, pretrained: accepted for compatibility with
+            mmseg's tools (``init_model`` sets them); the segmentor's own
+            ``train_cfg``/``test_cfg`` are used.
+    """
+
+    def __init__(self,
+                 segmentor: ConfigType,
+                 data_preprocessor: OptConfigType = None,
+                 use_teacher: bool = True,
+                 predict_on: str = 'student',
+                 train_cfg: OptConfigType = None,
+                 test_cfg: OptConfigType = None,
+                 pretrained: Optional[str] = None,
+                 init_cfg: OptConfigType = None):
+        if data_preprocessor is None:
+            seg_preprocessor = segmentor.get('data_preprocessor')
+            if seg_preprocessor is None:
+                raise ValueError('model.segmentor.data_preprocessor is '
+                                 'required (or set model.data_preprocessor)')
+            data_preprocessor = dict(
+                type='UDADataPreProcessor',
+                data_preprocessor=seg_preprocessor)
+        super().__init__(
+            data_preprocessor=data_preprocessor, init_cfg=init_cfg)
+        if predict_on not in ('student', 'teacher'):
+            raise ValueError("predict_on must be 'student' or 'teacher', "
+                             f'got {predict_on!r}')
+        if predict_on == 'teacher' and not use_teacher:
+            raise ValueError("predict_on='teacher' needs use_teacher=True")
+        self.predict_on = predict_on
+        self.student = MODELS.build(segmentor)
+        self.teacher = None
+        if use_teacher:
+            self.teacher = MODELS.build(_drop_pretrained(segmentor))
+            self.teacher.requires_grad_(False)
+
+    # -- the segmentor interface, delegated --------------------------------
+    @property
+    def predict_model(self) -> nn.Module:
+        return unwrap(self.teacher if self.predict_on ==
+                      'teacher' else self.student)
+
+    def extract_feat(self, inputs: Tensor) -> List[Tensor]:
+        return self.predict_model.extract_feat(inputs)
+
+    def encode_decode(self, inputs: Tensor, batch_img_metas: List[dict]):
+        return self.predict_model.encode_decode(inputs, batch_img_metas)
+
+    def predict(self,
+                inputs: Tensor,
+                data_samples: Optional[SampleList] = None) -> SampleList:
+        return self.predict_model.predict(inputs, data_samples)
+
+    def _forward(self,
+                 inputs: Tensor,
+                 data_samples: Optional[SampleList] = None):
+        return self.predict_model._forward(inputs, data_samples)
+
+    def loss(self, inputs: Tensor, data_samples: SampleList) -> dict:
+        """Supervised loss of the student on a plain (labelled) batch; the
+        UDA objective needs several backward passes and lives in
+        ``train_step``."""
+        return unwrap(self.student).loss(inputs, data_samples)
+
+    # -- modes and checkpoints ---------------------------------------------
+    def train(self, mode: bool = True):
+        """As the reference: the teacher's BN layers follow ``mode`` (batch
+        statistics in training) but its dropout/drop-path are always off."""
+        super().train(mode)
+        if self.teacher is not None:
+            for m in self.teacher.modules():
+                if is_stochastic_layer(m):
+                    m.training = False
+        return self
+
+    def _load_from_state_dict(self, state_dict: Dict, prefix: str, *args,
+                              **kwargs):
+        """A plain segmentor checkpoint (``backbone.*``, ``decode_head.*``)
+        initialises the student and the teacher (warm start from a
+        source-only model with ``load_from``)."""
+        own = (prefix + 'student.', prefix + 'teacher.')
+        keys = [k for k in state_dict if k.startswith(prefix)]
+        if keys and not any(k.startswith(own) for k in keys):
+            for key in keys:
+                rest = key[len(prefix):]
+                if rest.startswith('data_preprocessor.'):
+                    continue
+                value = state_dict.pop(key)
+                state_dict[prefix + 'student.' + rest] = value
+                if self.teacher is not None:
+                    state_dict[prefix + 'teacher.' + rest] = value
+        super()._load_from_state_dict(state_dict, prefix, *args, **kwargs)

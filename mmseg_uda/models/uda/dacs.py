@@ -1,0 +1,262 @@
+"""DACS self-training (DAFormer's UDA method): source supervision, EMA
+teacher pseudo-labels, ClassMix with strong augmentation, and the optional
+ImageNet feature distance."""
+import copy
+from contextlib import contextmanager, nullcontext
+from typing import Dict, List, Optional, Tuple
+
+import torch
+from mmengine.optim import OptimWrapper
+from mmengine.structures import PixelData
+from mmseg.registry import MODELS
+from mmseg.structures import SegDataSample
+from mmseg.utils import ConfigType, OptConfigType
+from torch import Tensor
+
+from ..utils import (
+    FirstCallCapture,
+    StrongAugmentation,
+    classmix_masks,
+    grad_sync,
+    mix,
+    unwrap,
+)
+from .base import UDABaseSegmentor
+
+
+def pseudo_label_and_weight(logits: Tensor,
+                            threshold: float) -> Tuple[Tensor, Tensor]:
+    """Hard pseudo-labels and DACS's confidence weight.
+
+    Args:
+        logits: ``(B, C, H, W)`` teacher logits.
+        threshold: confidence threshold (0.968).
+
+    Returns:
+        tuple: ``(B, H, W)`` long labels and ``(B, H, W)`` float weights, all
+        equal to the fraction of the batch's pixels whose max probability is
+        ``>= threshold`` (one scalar per batch, as the reference).
+    """
+    max_prob, label = torch.softmax(logits.detach(), dim=1).max(dim=1)
+    confident = (max_prob >= threshold).float().mean()
+    return label, confident.expand_as(max_prob).clone()
+
+
+def apply_ignore_regions(weight: Tensor,
+                         top: int = 0,
+                         bottom: int = 0,
+                         valid_mask: Optional[Tensor] = None) -> Tensor:
+    """Zero the pseudo-label weight on the top/bottom rows (DAFormer) and
+    outside ``valid_mask`` (HRDA/MIC's ``valid_pseudo_mask``).
+
+    Args:
+        weight: ``(B, H, W)``; modified in place and returned.
+        valid_mask: ``(B, H, W)`` 0/1 or None.
+    """
+    if top > 0:
+        weight[:, :top, :] = 0
+    if bottom > 0:
+        weight[:, -bottom:, :] = 0
+    if valid_mask is not None:
+        weight *= valid_mask.to(weight.dtype)
+    return weight
+
+
+def _stack_field(samples: List[SegDataSample], name: str) -> Tensor:
+    return torch.stack([getattr(s, name).data for s in samples])
+
+
+@MODELS.register_module()
+class DACS(UDABaseSegmentor):
+    """DACS self-training with an EMA teacher (DAFormer, SPEC 2.2).
+
+    One training step (``train_step``): supervised loss on the source batch,
+    optional ImageNet feature distance on the source features, teacher
+    pseudo-labels on the target batch, ClassMix of source and target with
+    strong augmentation, pixel-weighted loss on the mixed batch. Every loss
+    is back-propagated as soon as it is computed (so the source and mixed
+    graphs are never alive together) and gradients are synchronised across
+    ranks once, in the last backward; then one optimizer step.
+
+    Args:
+        segmentor: any mmseg segmentor config whose decode head supports
+            per-pixel weights (``seg_weight``, see
+            ``models/decode_heads/pixel_weighted.py``).
+        pseudo_threshold: confidence threshold of the pseudo-label weight.
+        pseudo_weight_ignore_top, pseudo_weight_ignore_bottom: rows of the
+            target crop whose pseudo-label weight is 0 (DAFormer: 15, 120).
+        classmix_per_image: choose the mixed classes among each image's own
+            labels; ``False`` reproduces the reference (batch-wide classes).
+        color_jitter_strength, color_jitter_prob, blur: the strong
+            augmentation of the mixed images.
+        imnet_feature_dist: config of a ``FeatureDistanceLoss`` (or None to
+            disable the ImageNet feature distance); builds a frozen copy of
+            the segmentor's backbone with its pretrained weights.
+        **kwargs: see :class:`UDABaseSegmentor`.
+    """
+
+    def __init__(self,
+                 segmentor: ConfigType,
+                 pseudo_threshold: float = 0.968,
+                 pseudo_weight_ignore_top: int = 0,
+                 pseudo_weight_ignore_bottom: int = 0,
+                 classmix_per_image: bool = False,
+                 color_jitter_strength: float = 0.2,
+                 color_jitter_prob: float = 0.8,
+                 blur: bool = True,
+                 imnet_feature_dist: OptConfigType = None,
+                 **kwargs):
+        kwargs.setdefault('use_teacher', True)
+        if not kwargs['use_teacher']:
+            raise ValueError('DACS needs the EMA teacher (use_teacher=True)')
+        super().__init__(segmentor=segmentor, **kwargs)
+        if not 0.0 <= pseudo_threshold <= 1.0:
+            raise ValueError('pseudo_threshold must be in [0, 1], got '
+                             f'{pseudo_threshold}')
+        head = unwrap(self.student).decode_head
+        if not getattr(head, 'supports_seg_weight', False):
+            raise TypeError(
+                f'DACS needs per-pixel loss weights, but the decode head '
+                f'{type(head).__name__} ignores data_sample.seg_weight; use a '
+                'head of mmseg_uda (e.g. DAFormerHead) or one with '
+                'PixelWeightedLossMixin')
+        self.pseudo_threshold = pseudo_threshold
+        self.ignore_top = pseudo_weight_ignore_top
+        self.ignore_bottom = pseudo_weight_ignore_bottom
+        self.classmix_per_image = classmix_per_image
+        self.strong_aug = StrongAugmentation(
+            color_jitter_strength=color_jitter_strength,
+            color_jitter_prob=color_jitter_prob,
+            blur=blur)
+        self.feature_dist = None
+        self.imnet_backbone = None
+        if imnet_feature_dist is not None:
+            self.feature_dist = MODELS.build(imnet_feature_dist)
+            self.imnet_backbone = MODELS.build(
+                copy.deepcopy(segmentor['backbone']))
+            self.imnet_backbone.requires_grad_(False)
+        # Filled by the last train_step when ``record_debug`` is set (by
+        # ``UDAVisualizationHook``), for visualisation only.
+        self.record_debug = False
+        self.debug_output: Dict[str, Tensor] = {}
+
+    def train(self, mode: bool = True):
+        super().train(mode)
+        if self.imnet_backbone is not None:
+            self.imnet_backbone.eval()  # frozen ImageNet model, always eval
+        return self
+
+    @contextmanager
+    def _stage(self, optim_wrapper: OptimWrapper, last: bool):
+        """One forward+backward: gradient sync only in the ``last`` one,
+        autocast as the optim wrapper says."""
+        with grad_sync(self.student, enabled=last), \
+                optim_wrapper.optim_context(self.student):
+            yield
+
+    def train_step(self, data: dict,
+                   optim_wrapper: OptimWrapper) -> Dict[str, Tensor]:
+        """Args:
+            data: ``{'source': {'inputs', 'data_samples'}, 'target': {...}}``
+                as collated from ``UDADataset``.
+
+        Returns:
+            dict: detached losses and statistics for logging.
+        """
+        data = self.data_preprocessor(data, True)
+        src, tgt = data['source'], data['target']
+        src_img, src_samples = src['inputs'], src['data_samples']
+        tgt_img, tgt_samples = tgt['inputs'], tgt['data_samples']
+        log_vars: Dict[str, Tensor] = {}
+
+        # 1) source: supervised loss (+ the features for the distance).
+        capture = (FirstCallCapture(unwrap(self.student).backbone)
+                   if self.feature_dist is not None else nullcontext())
+        with self._stage(optim_wrapper, last=False), capture:
+            losses = self.student(src_img, src_samples, mode='loss')
+            loss, logs = self.parse_losses(_prefix(losses, 'src'))
+            optim_wrapper.backward(
+                loss, retain_graph=self.feature_dist is not None)
+        log_vars.update(logs)
+        src_label = _stack_field(src_samples, 'gt_sem_seg')
+
+        # 2) ImageNet feature distance on the source features.
+        if self.feature_dist is not None:
+            with self._stage(optim_wrapper, last=False):
+                loss = self._feature_distance(capture, src_label)
+                optim_wrapper.backward(loss)
+            log_vars['src.' + self.feature_dist.loss_name] = loss
+
+        # 3) pseudo-labels of the EMA teacher on the target images.
+        with torch.no_grad():
+            logits = self.teacher.encode_decode(
+                tgt_img, [s.metainfo for s in tgt_samples])
+            pseudo_label, pseudo_weight = pseudo_label_and_weight(
+                logits, self.pseudo_threshold)
+            valid = (_stack_field(tgt_samples, 'valid_pseudo_mask')[:, 0]
+                     if 'valid_pseudo_mask' in tgt_samples[0] else None)
+            pseudo_weight = apply_ignore_regions(
+                pseudo_weight, self.ignore_top, self.ignore_bottom, valid)
+        log_vars['pseudo_weight'] = pseudo_weight.mean()
+
+        # 4) ClassMix + strong augmentation, pixel-weighted mixed loss.
+        with torch.no_grad():
+            mask = classmix_masks(
+                src_label, per_image=self.classmix_per_image)
+            mixed_img = mix(mask, src_img, tgt_img)
+            mixed_img = self.strong_aug(mixed_img, self.data_preprocessor.mean,
+                                        self.data_preprocessor.std)
+            mixed_label = mix(mask, src_label, pseudo_label[:, None])
+            mixed_weight = mix(mask, torch.ones_like(mask),
+                               pseudo_weight[:, None])
+        mixed_samples = _labelled_samples(tgt_samples, mixed_label,
+                                          mixed_weight)
+        with self._stage(optim_wrapper, last=True):
+            losses = self.student(mixed_img, mixed_samples, mode='loss')
+            loss, logs = self.parse_losses(_prefix(losses, 'mix'))
+            optim_wrapper.backward(loss)
+        log_vars.update(logs)
+
+        optim_wrapper.step()
+        optim_wrapper.zero_grad()
+
+        if self.record_debug:
+            self.debug_output = dict(
+                source_image=src_img, source_label=src_label,
+                target_image=tgt_img, pseudo_label=pseudo_label[:, None],
+                pseudo_weight=pseudo_weight[:, None], mix_mask=mask,
+                mixed_image=mixed_img, mixed_label=mixed_label)
+            self.debug_output = {
+                k: v.detach() for k, v in self.debug_output.items()}
+        log_vars.pop('loss', None)
+        return {k: v.detach() for k, v in log_vars.items()}
+
+    def _feature_distance(self, capture: FirstCallCapture,
+                          label: Tensor) -> Tensor:
+        feats = capture.output
+        with torch.no_grad():
+            imnet_feats = self.imnet_backbone(capture.input)
+        last = feats[-1] if isinstance(feats, (list, tuple)) else feats
+        imnet_last = imnet_feats[-1] if isinstance(
+            imnet_feats, (list, tuple)) else imnet_feats
+        return self.feature_dist(last, imnet_last, label)
+
+
+def _prefix(losses: dict, prefix: str) -> dict:
+    return {f'{prefix}.{k}': v for k, v in losses.items()}
+
+
+def _labelled_samples(templates: List[SegDataSample], label: Tensor,
+                      weight: Tensor) -> List[SegDataSample]:
+    """New samples with the metainfo of ``templates`` and the given
+    ``(B, 1, H, W)`` labels and weights."""
+    samples = []
+    for template, lbl, w in zip(templates, label, weight):
+        sample = SegDataSample(metainfo=template.metainfo)
+        sample.gt_sem_seg = PixelData(data=lbl.long())
+        sample.seg_weight = PixelData(data=w.float())
+        samples.append(sample)
+    return samples
+
+
+__all__ = ['DACS', 'apply_ignore_regions', 'pseudo_label_and_weight']
