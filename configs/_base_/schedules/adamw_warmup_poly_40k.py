@@ -1,0 +1,34 @@
+# DAFormer's optimisation (SPEC 2.5): AdamW 6e-5, head lr x10, no weight
+# decay on pos_block/norm; linear warmup 1500 iterations from 1e-6 then
+# poly(1.0) over all 40k iterations, exactly as the reference formula.
+optim_wrapper = dict(
+    type='OptimWrapper',
+    optimizer=dict(
+        type='AdamW', lr=6e-05, betas=(0.9, 0.999), weight_decay=0.01),
+    paramwise_cfg=dict(
+        custom_keys=dict(
+            head=dict(lr_mult=10.0),
+            pos_block=dict(decay_mult=0.0),
+            norm=dict(decay_mult=0.0))))
+param_scheduler = [
+    dict(
+        type='WarmupPolyLR',
+        max_iters=40000,
+        warmup_iters=1500,
+        warmup_ratio=1e-6,
+        power=1.0,
+        eta_min=0.0,
+        by_epoch=False)
+]
+train_cfg = dict(
+    type='UDAIterBasedTrainLoop', max_iters=40000, val_interval=4000)
+val_cfg = dict(type='ValLoop')
+test_cfg = dict(type='TestLoop')
+default_hooks = dict(
+    timer=dict(type='IterTimerHook'),
+    logger=dict(type='LoggerHook', interval=50, log_metric_by_epoch=False),
+    param_scheduler=dict(type='ParamSchedulerHook'),
+    checkpoint=dict(
+        type='CheckpointHook', by_epoch=False, interval=4000, max_keep_ckpts=1),
+    sampler_seed=dict(type='DistSamplerSeedHook'),
+    visualization=dict(type='SegVisualizationHook'))

@@ -1,0 +1,23 @@
+# DACS self-training as configured by DAFormer (SPEC 2.2-2.4). An experiment
+# wraps its segmentor with it:
+#   model = dict(_delete_=True, segmentor=_base_.model, **_base_.uda)
+uda = dict(
+    type='DACS',
+    pseudo_threshold=0.968,
+    pseudo_weight_ignore_top=15,
+    pseudo_weight_ignore_bottom=120,
+    classmix_per_image=False,
+    color_jitter_strength=0.2,
+    color_jitter_prob=0.8,
+    blur=True,
+    imnet_feature_dist=dict(
+        type='FeatureDistanceLoss',
+        classes=[6, 7, 11, 12, 13, 14, 15, 16, 17, 18],
+        num_classes=19,
+        scale_min_ratio=0.75,
+        loss_weight=0.005),
+    predict_on='student')
+custom_hooks = [dict(type='EMATeacherHook', alpha=0.999)]
+# Each trainable child (the student) in its own DDP; the model's own
+# train_step runs (several backward passes, one gradient sync).
+model_wrapper_cfg = dict(type='UDADistributedDataParallel')
