@@ -1,1 +1,3 @@
+from .metrics import ClassSubsetIoUMetric
 
+__all__ = ['ClassSubsetIoUMetric']

@@ -1,0 +1,3 @@
+from .uda_loop import UDAIterBasedTrainLoop
+
+__all__ = ['UDAIterBasedTrainLoop']

@@ -1,0 +1,119 @@
+"""Iteration-based training loop for UDA data with O(1) resume."""
+import logging
+from typing import Dict, List, Optional, Tuple, Union
+
+from mmengine.logging import print_log
+from mmengine.runner.loops import (
+    BaseLoop,
+    IterBasedTrainLoop,
+    _InfiniteDataloaderIterator,
+)
+from mmengine.runner.utils import calc_dynamic_intervals
+from mmseg.registry import LOOPS
+from torch.utils.data import DataLoader
+
+
+def _find_sampler(dataloader):
+    """The sampler of a DataLoader that supports ``set_start``, or None."""
+    for sampler in (getattr(dataloader, 'sampler', None),
+                    getattr(getattr(dataloader, 'batch_sampler', None),
+                            'sampler', None)):
+        if sampler is not None and hasattr(sampler, 'set_start'):
+            return sampler
+    return None
+
+
+def _batch_size(dataloader) -> int:
+    if getattr(dataloader, 'batch_size', None):
+        return int(dataloader.batch_size)
+    return int(dataloader.batch_sampler.batch_size)
+
+
+@LOOPS.register_module()
+class UDAIterBasedTrainLoop(IterBasedTrainLoop):
+    """``IterBasedTrainLoop`` for ``UDADataset`` + ``UDASampler``.
+
+    Same arguments and behaviour as mmengine's loop, except:
+
+    - the dataloader iterator is created when training starts, not when the
+      loop is built (so no worker prefetches batches that a resume would
+      throw away);
+    - on resume, mmengine's loop calls ``next(dataloader)`` ``runner.iter``
+      times (loading and transforming every skipped batch); this loop sets
+      the sampler's start position to ``iter * batch_size`` samples of this
+      rank instead (``UDASampler.set_start``), so resuming costs the same at
+      any iteration and the sample stream continues exactly where it
+      stopped (same seed, same world size and batch size). A sampler without
+      ``set_start`` falls back to mmengine's behaviour.
+    """
+
+    def __init__(
+            self,
+            runner,
+            dataloader: Union[DataLoader, Dict],
+            max_iters: int,
+            val_begin: int = 1,
+            val_interval: int = 1000,
+            dynamic_intervals: Optional[List[Tuple[int, int]]] = None) -> None:
+        # Not IterBasedTrainLoop.__init__: it starts iterating the loader.
+        BaseLoop.__init__(self, runner, dataloader)
+        self._max_iters = int(max_iters)
+        if self._max_iters != max_iters:
+            raise ValueError(f'max_iters must be an integer, got {max_iters}')
+        self._max_epochs = 1
+        self._epoch = 0
+        self._iter = 0
+        self.val_begin = val_begin
+        self.val_interval = val_interval
+        self.stop_training = False
+        if hasattr(self.dataloader.dataset, 'metainfo'):
+            self.runner.visualizer.dataset_meta = \
+                self.dataloader.dataset.metainfo
+        self.dataloader_iterator = None
+        self.dynamic_milestones, self.dynamic_intervals = \
+            calc_dynamic_intervals(self.val_interval, dynamic_intervals)
+
+    def _start_iterator(self) -> None:
+        sampler = _find_sampler(self.dataloader)
+        if self._iter > 0 and sampler is not None:
+            consumed = self._iter * _batch_size(self.dataloader)
+            sampler.set_start(consumed)
+            print_log(
+                f'Resuming the UDA sample stream at iteration {self._iter} '
+                f'({consumed} samples per rank) without reading the skipped '
+                'batches',
+                logger='current')
+            self.dataloader_iterator = _InfiniteDataloaderIterator(
+                self.dataloader)
+            return
+        if sampler is not None:
+            sampler.set_start(0)
+        self.dataloader_iterator = _InfiniteDataloaderIterator(
+            self.dataloader)
+        if self._iter > 0:
+            print_log(
+                f'The sampler has no set_start: advancing the dataloader '
+                f'{self._iter} steps to skip the trained data',
+                logger='current',
+                level=logging.WARNING)
+            for _ in range(self._iter):
+                next(self.dataloader_iterator)
+
+    def run(self):
+        """Launch training (mmengine's loop with the O(1) resume)."""
+        self.runner.call_hook('before_train')
+        self.runner.call_hook('before_train_epoch')
+        self._start_iterator()
+        while self._iter < self._max_iters and not self.stop_training:
+            self.runner.model.train()
+            data_batch = next(self.dataloader_iterator)
+            self.run_iter(data_batch)
+            self._decide_current_val_interval()
+            if (self.runner.val_loop is not None
+                    and self._iter >= self.val_begin
+                    and (self._iter % self.val_interval == 0
+                         or self._iter == self._max_iters)):
+                self.runner.val_loop.run()
+        self.runner.call_hook('after_train_epoch')
+        self.runner.call_hook('after_train')
+        return self.runner.model
