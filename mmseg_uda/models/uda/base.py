@@ -66,6 +66,9 @@ class UDABaseSegmentor(BaseSegmentor):
             data_preprocessor = dict(
                 type='UDADataPreProcessor',
                 data_preprocessor=seg_preprocessor)
+        if isinstance(data_preprocessor, dict):
+            # mmseg's registry, so building works outside a Runner too.
+            data_preprocessor = MODELS.build(data_preprocessor)
         super().__init__(
             data_preprocessor=data_preprocessor, init_cfg=init_cfg)
         if predict_on not in ('student', 'teacher'):
