@@ -38,9 +38,9 @@ def test_gta_converter_matches_spec_and_direct_counts(gta_root):
     expected_stats = []
     seen_values = set()
     for i in range(6):
-        ids = np.array(Image.open(osp.join(gta_root, 'labels', f'{i:05d}.png')))
-        assert Image.open(osp.join(gta_root, 'labels',
-                                   f'{i:05d}.png')).mode == 'P'
+        with Image.open(osp.join(gta_root, 'labels', f'{i:05d}.png')) as im:
+            assert im.mode == 'P'  # palette PNG like the real GTA5
+            ids = np.array(im)
         seen_values |= set(np.unique(ids).tolist())
         out = cv2.imread(
             osp.join(gta_root, 'labels', f'{i:05d}_labelTrainIds.png'),
