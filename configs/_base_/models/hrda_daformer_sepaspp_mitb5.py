@@ -1,0 +1,33 @@
+# HRDA (Hoyer et al., ECCV 2022) with the DAFormer network (MiT-B5 +
+# `daformer_sepaspp` head): 1024x1024 training crops at full resolution,
+# context = crop downscaled by 2, detail = random 512x512 crop (corner a
+# multiple of 8), scale attention = DAFormer head with a 1x1 fusion, loss
+# 0.9 * fused + 0.1 * detail. Test: 1024x1024 windows with stride 512, each
+# fused over both resolutions, `batch_size` windows per forward (1 keeps the
+# validation memory of one window; raise it for speed when memory allows).
+_base_ = ['./daformer_sepaspp_mitb5.py']
+crop_size = (1024, 1024)
+data_preprocessor = dict(size=crop_size)
+model = dict(
+    type='HRDAEncoderDecoder',
+    data_preprocessor=dict(size=crop_size),
+    scales=[1, 0.5],
+    hr_crop_size=(512, 512),
+    feature_scale=0.5,
+    crop_coord_divisible=8,
+    hr_slide_inference=True,
+    hr_slide_overlapping=True,
+    hr_slide_batch_size=None,
+    decode_head=dict(
+        type='HRDAHead',
+        single_scale_head='DAFormerHead',
+        attention_classwise=True,
+        attention_embed_dim=256,
+        hr_loss_weight=0.1,
+        lr_loss_weight=0.0),
+    test_cfg=dict(
+        mode='slide',
+        batched_slide=True,
+        batch_size=1,
+        stride=(512, 512),
+        crop_size=(1024, 1024)))
