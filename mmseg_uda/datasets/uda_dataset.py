@@ -43,7 +43,7 @@ def seeded_global_rngs(*entropy: int):
         1, dtype=np.uint32)[0]
     random.seed(int(seed))
     np.random.seed(int(seed))
-    torch.manual_seed(int(seed))
+    torch.default_generator.manual_seed(int(seed))  # CPU only, not CUDA
     try:
         yield
     finally:
