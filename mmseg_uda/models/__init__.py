@@ -1,6 +1,7 @@
 from . import (  # noqa: F401
                data_preprocessors,
                decode_heads,
+               discriminators,
                losses,
                segmentors,
                uda,

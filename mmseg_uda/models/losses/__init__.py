@@ -1,7 +1,13 @@
+from .adversarial_loss import AdversarialLoss  # noqa: F401
 from .feature_distance import (
                                CITYSCAPES_THING_CLASSES,
                                FeatureDistanceLoss,
                                downscale_label_majority,
+)
+from .pfr_loss import (  # noqa: F401
+    PFRLoss,
+    gram_matrix,
+    pairwise_distance,
 )
 
 __all__ = [

@@ -1,0 +1,29 @@
+# Progressive feature refinement (PFR, SPEC 2.8): AdaptSegNet's output-space
+# adversarial loss (weight 0.002) plus style (Gram matrix) and content
+# alignment of source and target features at ResNet stages 2-5 (weight
+# 0.004). The choices the paper leaves open are options here (defaults and
+# reasons in docs/adversarial.md): the Gram matrix divided by C*H*W, the
+# output of the last block of each stage, the plain L2 norm of the
+# differences (not averaged over elements), averaged over the image pairs.
+uda = dict(
+    type='PFR',
+    discriminator=dict(
+        type='FCDiscriminator',
+        channels=(64, 128, 256, 512),
+        negative_slope=0.2),
+    gan_loss='bce',
+    lambda_adv=0.002,
+    source_label=0,
+    target_label=1,
+    pfr_loss=dict(
+        type='PFRLoss',
+        gram_norm='chw',
+        style_distance='l2',
+        content_distance='l2',
+        style_weight=1.0,
+        content_weight=1.0,
+        loss_weight=0.004),
+    feature_stages=(0, 1, 2, 3),
+    feature_block=-1,
+    predict_on='student')
+model_wrapper_cfg = dict(type='UDADistributedDataParallel')
