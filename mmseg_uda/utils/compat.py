@@ -68,9 +68,12 @@ def install_mmcv_lite_shim() -> None:
 
 
 def mmengine_checkpoint_globals() -> list:
-    """The non-tensor types that mmengine 0.10 writes into checkpoints: the
-    message hub's ``HistoryBuffer`` and numpy scalars/arrays/dtypes in the
-    logged runtime info. Nothing else is allowed."""
+    """The non-tensor globals that mmengine 0.10 writes into checkpoints: the
+    message hub's ``HistoryBuffer``, numpy scalars/arrays/dtypes in the
+    logged runtime info, and ``getattr`` (``HistoryBuffer`` pickles its
+    statistics methods as ``getattr(HistoryBuffer, name)``). ``getattr``
+    only reaches attributes of allow-listed globals, and the weights-only
+    unpickler still refuses to call anything not in this list."""
     import numpy as np
     from mmengine.logging import HistoryBuffer
 
@@ -81,8 +84,8 @@ def mmengine_checkpoint_globals() -> list:
     dtype_classes = [type(np.dtype(t)) for t in (
         'bool', 'int8', 'int16', 'int32', 'int64', 'uint8', 'uint16',
         'uint32', 'uint64', 'float16', 'float32', 'float64')]
-    return [HistoryBuffer, scalar, _reconstruct, np.ndarray, np.dtype,
-            *dtype_classes]
+    return [HistoryBuffer, getattr, scalar, _reconstruct, np.ndarray,
+            np.dtype, *dtype_classes]
 
 
 def allow_mmengine_checkpoints() -> None:

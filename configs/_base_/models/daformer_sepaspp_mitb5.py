@@ -11,13 +11,12 @@
 # eps 1e-5 in the patch embedding and attention norms; mmseg uses 1e-6 there
 # (a difference of ~1e-5 in the features).
 norm_cfg = dict(type='SyncBN', requires_grad=True)
-crop_size = (512, 512)
 data_preprocessor = dict(
     type='SegDataPreProcessor',
     mean=[123.675, 116.28, 103.53],
     std=[58.395, 57.12, 57.375],
     bgr_to_rgb=True,
-    size=crop_size,
+    size=(512, 512),
     pad_val=0,
     seg_pad_val=255)
 model = dict(

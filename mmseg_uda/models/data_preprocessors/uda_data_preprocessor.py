@@ -5,6 +5,7 @@ from typing import Any, Dict
 import torch.nn.functional as F
 from mmengine.model import BaseDataPreprocessor
 from mmseg.registry import MODELS
+from mmseg.utils import stack_batch
 
 # Per-pixel fields that the UDA pipelines add next to ``gt_sem_seg`` and
 # that must be padded with the images (0 = invalid / zero weight).
@@ -49,24 +50,42 @@ class UDADataPreProcessor(BaseDataPreprocessor):
         labelled = samples is not None and all('gt_sem_seg' in s
                                                for s in samples)
         if training and samples is not None and not labelled:
-            # Gap: mmseg's ``stack_batch`` fails on training samples without
-            # ``gt_sem_seg`` (unlabelled target crops); those are processed
-            # the test-time way (normalise, stack equal-size crops).
-            sizes = {tuple(img.shape[-2:]) for img in data['inputs']}
-            if len(sizes) != 1:
-                raise ValueError('unlabelled training images of one batch '
-                                 f'must share one size, got {sorted(sizes)}')
-            out = self.data_preprocessor(data, False)
-            shape = tuple(out['inputs'].shape[-2:])
-            for sample in out['data_samples']:
-                sample.set_metainfo(
-                    dict(img_shape=shape, pad_shape=shape,
-                         padding_size=[0, 0, 0, 0]))
+            out = self._process_unlabelled(data)
         else:
             out = self.data_preprocessor(data, training)
         if out.get('data_samples') is not None:
             _pad_extra_fields(out['data_samples'], out['inputs'].shape[-2:])
         return out
+
+
+    def _process_unlabelled(self, data: dict) -> dict:
+        """Normalise and pad unlabelled training images like labelled ones.
+
+        Gap: mmseg's ``stack_batch`` fails on training samples without
+        ``gt_sem_seg`` (unlabelled target crops), so the steps of
+        ``SegDataPreProcessor.forward`` are repeated here without it.
+        """
+        dp = self.data_preprocessor
+        data = dp.cast_data(data)
+        inputs = data['inputs']
+        if dp.channel_conversion and inputs[0].size(0) == 3:
+            inputs = [img[[2, 1, 0], ...] for img in inputs]
+        inputs = [img.float() for img in inputs]
+        if dp._enable_normalize:
+            inputs = [(img - dp.mean) / dp.std for img in inputs]
+        shapes = [tuple(img.shape[-2:]) for img in inputs]
+        inputs, pads = stack_batch(
+            inputs=inputs,
+            size=dp.size,
+            size_divisor=dp.size_divisor,
+            pad_val=dp.pad_val)
+        for sample, shape, pad in zip(data['data_samples'], shapes, pads):
+            sample.set_metainfo(
+                dict(
+                    img_shape=shape,
+                    pad_shape=tuple(pad['pad_shape']),
+                    padding_size=pad['img_padding_size']))
+        return dict(inputs=inputs, data_samples=data['data_samples'])
 
 
 def _pad_extra_fields(samples, size) -> None:

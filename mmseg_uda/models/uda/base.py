@@ -39,8 +39,9 @@ class UDABaseSegmentor(BaseSegmentor):
     Args:
         segmentor: config of any mmseg segmentor (``EncoderDecoder``,
             ``HRDAEncoderDecoder``, ...).
-        data_preprocessor: defaults to ``UDADataPreProcessor`` around the
-            segmentor's own ``data_preprocessor``.
+        data_preprocessor: a per-branch preprocessor config (wrapped in
+            ``UDADataPreProcessor``) or a ``UDADataPreProcessor`` config;
+            defaults to the segmentor's own ``data_preprocessor``.
         use_teacher: build the EMA teacher (updated by ``EMATeacherHook``).
         predict_on: ``'student'`` (default) or ``'teacher'``: the model used
             by ``predict`` (validation, test, inference).
@@ -59,13 +60,17 @@ class UDABaseSegmentor(BaseSegmentor):
                  pretrained: Optional[str] = None,
                  init_cfg: OptConfigType = None):
         if data_preprocessor is None:
-            seg_preprocessor = segmentor.get('data_preprocessor')
-            if seg_preprocessor is None:
+            data_preprocessor = segmentor.get('data_preprocessor')
+            if data_preprocessor is None:
                 raise ValueError('model.segmentor.data_preprocessor is '
                                  'required (or set model.data_preprocessor)')
+        if isinstance(data_preprocessor, dict) and data_preprocessor.get(
+                'type') != 'UDADataPreProcessor':
+            # A plain preprocessor (also the top-level `data_preprocessor`
+            # that mmengine's Runner injects) is applied per branch.
             data_preprocessor = dict(
                 type='UDADataPreProcessor',
-                data_preprocessor=seg_preprocessor)
+                data_preprocessor=data_preprocessor)
         if isinstance(data_preprocessor, dict):
             # mmseg's registry, so building works outside a Runner too.
             data_preprocessor = MODELS.build(data_preprocessor)

@@ -1,0 +1,10 @@
+# DAFormer (MiT-B5 + DAFormer head, DACS with RCS, ImageNet feature
+# distance and LR warmup), cityscapes -> acdc at 512x512 crops.
+_base_ = [
+    '../_base_/default_runtime.py',
+    '../_base_/models/daformer_sepaspp_mitb5.py',
+    '../_base_/datasets/uda_cityscapes_to_acdc_512x512.py',
+    '../_base_/uda/dacs.py',
+    '../_base_/schedules/adamw_warmup_poly_40k.py',
+]
+model = dict(_delete_=True, segmentor=_base_.model, **_base_.uda)

@@ -1,0 +1,16 @@
+# Source-only baseline of DAFormer: the same network and schedule trained on
+# the labelled gta images only, evaluated on the target val split.
+_base_ = [
+    '../_base_/default_runtime.py',
+    '../_base_/models/daformer_sepaspp_mitb5.py',
+    '../_base_/datasets/uda_gta_to_cityscapes_512x512.py',
+    '../_base_/schedules/adamw_warmup_poly_40k.py',
+]
+train_dataloader = dict(
+    _delete_=True,
+    batch_size=2,
+    num_workers=4,
+    persistent_workers=True,
+    sampler=dict(type='InfiniteSampler', shuffle=True),
+    dataset=_base_.train_dataloader.dataset.source)
+train_cfg = dict(type='IterBasedTrainLoop')
