@@ -6,11 +6,10 @@
 # fused over both resolutions, `batch_size` windows per forward (1 keeps the
 # validation memory of one window; raise it for speed when memory allows).
 _base_ = ['./daformer_sepaspp_mitb5.py']
-crop_size = (1024, 1024)
-data_preprocessor = dict(size=crop_size)
+data_preprocessor = dict(size=(1024, 1024))
 model = dict(
     type='HRDAEncoderDecoder',
-    data_preprocessor=dict(size=crop_size),
+    data_preprocessor=dict(size=(1024, 1024)),
     scales=[1, 0.5],
     hr_crop_size=(512, 512),
     feature_scale=0.5,
