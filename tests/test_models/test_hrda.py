@@ -389,3 +389,31 @@ def test_config_and_reference_key_layout():
     x = torch.randn(1, 3, 64, 64)
     out = single.loss(x, samples(torch.randint(0, 5, (1, 64, 64))))
     assert torch.isfinite(out['decode.loss_ce'])
+
+
+# ---------------------------------------------------------------- with DACS
+def test_dacs_train_step_with_hrda_segmentor():
+    from mmengine.optim import OptimWrapper
+
+    from tests.test_models.test_dacs import uda_batch
+    from tests.test_models.tiny_models import tiny_dacs
+
+    init_default_scope('mmseg')
+    seg = tiny_cfg().model
+    seg.decode_head.num_classes = 4
+    torch.manual_seed(0)
+    model = MODELS.build(tiny_dacs(segmentor=seg))
+    model.init_weights()
+    model.train()
+    seen = []
+    model.student.backbone.register_forward_hook(
+        lambda m, args, out: seen.append(args[0].shape))
+    wrapper = OptimWrapper(torch.optim.SGD(
+        [p for p in model.parameters() if p.requires_grad], lr=0.01))
+    logs = model.train_step(uda_batch(size=64), wrapper)
+    for key in ('src.decode.loss_ce', 'src.decode.hr.loss_ce',
+                'src.loss_imnet_feat_dist', 'mix.decode.loss_ce',
+                'mix.decode.hr.loss_ce', 'pseudo_weight'):
+        assert key in logs, logs.keys()
+        assert torch.isfinite(logs[key])
+    assert seen[0] == (2, 3, 32, 32)  # the source pass starts with context
