@@ -16,3 +16,14 @@ def single_thread_torch():
     DDP tests on 2 cores, where spinning OpenMP threads of oversubscribed
     processes slow CPU kernels down by an order of magnitude."""
     torch.set_num_threads(1)
+
+
+@pytest.fixture(scope='session')
+def synthetic_data(tmp_path_factory):
+    """The generated synthetic domain-shift data (GTA-style source with RCS
+    statistics, Cityscapes-style target), once per session."""
+    from mmseg_uda.datasets.synthetic import generate_synthetic_uda
+    out = tmp_path_factory.mktemp('synthetic_data')
+    return generate_synthetic_uda(
+        str(out), num_source=12, num_target_train=6, num_target_val=4,
+        seed=0)

@@ -72,8 +72,32 @@ class WarmupPolyParamScheduler(_ParamScheduler):
                 1 - self.warmup_ratio)
         return regular
 
+    def load_state_dict(self, state_dict: dict) -> None:
+        """Restore the progress (step counters, base values) but keep this
+        run's configured ``begin``/``end``/``max_iters``, and set the
+        optimizer to the value of the restored step.
+
+        Gap: mmengine restores every attribute, including the ``end`` that
+        its Runner defaults to the *previous* run's ``max_iters``; a run
+        resumed with a longer schedule would then keep the last value of
+        the previous run instead of continuing the closed-form schedule.
+        """
+        keep = ('begin', 'end', 'max_iters', 'warmup_iters', 'warmup_ratio',
+                'power', 'eta_min')
+        self.__dict__.update(
+            {k: v for k, v in state_dict.items() if k not in keep})
+        if self.begin <= self._global_step < self.end:
+            for group, value in zip(self.optimizer.param_groups,
+                                    self._get_value()):
+                group[self.param_name] = value
+            self._last_value = [
+                group[self.param_name]
+                for group in self.optimizer.param_groups
+            ]
+
     def _get_value(self):
-        t = self.last_step - self.begin
+        # Closed form of the global step: exact wherever the run resumes.
+        t = self._global_step - self.begin
         return [self.value(base, t) for base in self.base_values]
 
 

@@ -1,0 +1,63 @@
+"""Helpers shared by the end-to-end tests: configs of the repository pointed
+at the generated synthetic data, shortened for CPU."""
+import os
+import os.path as osp
+import subprocess
+import sys
+
+from mmengine.config import Config
+
+REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
+QUICKSTART_DACS = osp.join(
+    REPO, 'configs/quickstart/daformer_mit-tiny_1xb2-1k_synthetic-128x128.py')
+QUICKSTART_SOURCE_ONLY = osp.join(
+    REPO,
+    'configs/quickstart/source-only_mit-tiny_1xb2-1k_synthetic-128x128.py')
+
+
+def data_options(roots: dict) -> dict:
+    """``--cfg-options`` that point a synthetic config at ``roots``."""
+    opts = {
+        'val_dataloader.dataset.data_root': roots['cityscapes'],
+        'test_dataloader.dataset.data_root': roots['cityscapes'],
+    }
+    for key in ('train_dataloader', 'val_dataloader', 'test_dataloader'):
+        opts[f'{key}.num_workers'] = 0
+        opts[f'{key}.persistent_workers'] = False
+    return opts
+
+
+def short_cfg(config: str, roots: dict, work_dir: str, max_iters: int,
+              interval: int, **extra) -> Config:
+    """``config`` on the synthetic data, ``max_iters`` iterations, validation
+    and checkpoints every ``interval``, logs every iteration."""
+    cfg = Config.fromfile(config)
+    dataset = cfg.train_dataloader.dataset
+    if dataset.type == 'UDADataset':
+        dataset.source.data_root = roots['gta']
+        dataset.target.data_root = roots['cityscapes']
+    else:
+        dataset.data_root = roots['gta']
+    opts = data_options(roots)
+    opts.update({
+        'train_cfg.max_iters': max_iters,
+        'train_cfg.val_interval': interval,
+        'default_hooks.checkpoint.interval': interval,
+        'default_hooks.checkpoint.max_keep_ckpts': 3,
+        'default_hooks.logger.interval': 1,
+        'work_dir': work_dir,
+    })
+    opts.update(extra)
+    cfg.merge_from_dict(opts)
+    return cfg
+
+
+def run_tool(args, env_extra=None, timeout=900):
+    """Run ``python tools/...`` (or a shell script) from the repository;
+    returns the completed process (stdout+stderr in ``.stdout``)."""
+    env = dict(os.environ, OMP_NUM_THREADS='1', PYTHONPATH=REPO)
+    env.update(env_extra or {})
+    cmd = args if args[0].endswith('.sh') else [sys.executable, *args]
+    return subprocess.run(
+        cmd, cwd=REPO, env=env, stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT, text=True, timeout=timeout)
