@@ -19,4 +19,6 @@ uda = dict(
     predict_on='student')
 # The student and each discriminator in its own DDP; the model's own
 # train_step runs (gradients all-reduced once per optimizer and step).
-model_wrapper_cfg = dict(type='UDADistributedDataParallel')
+# The scope prefix is needed: mmengine's Runner.wrap_model looks the type up
+# with MODEL_WRAPPERS.get, which ignores the default scope.
+model_wrapper_cfg = dict(type='mmseg.UDADistributedDataParallel')

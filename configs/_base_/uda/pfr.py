@@ -26,4 +26,6 @@ uda = dict(
     feature_stages=(0, 1, 2, 3),
     feature_block=-1,
     predict_on='student')
-model_wrapper_cfg = dict(type='UDADistributedDataParallel')
+# The scope prefix is needed: mmengine's Runner.wrap_model looks the type up
+# with MODEL_WRAPPERS.get, which ignores the default scope.
+model_wrapper_cfg = dict(type='mmseg.UDADistributedDataParallel')
