@@ -4,6 +4,10 @@ from .feature_distance import (
                                FeatureDistanceLoss,
                                downscale_label_majority,
 )
+from .masked_consistency import (  # noqa: F401
+    MaskedImageConsistency,
+    capture_head_logits,
+)
 from .pfr_loss import (  # noqa: F401
     PFRLoss,
     gram_matrix,

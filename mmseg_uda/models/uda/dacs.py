@@ -73,7 +73,8 @@ class DACS(UDABaseSegmentor):
     One training step (``train_step``): supervised loss on the source batch,
     optional ImageNet feature distance on the source features, teacher
     pseudo-labels on the target batch, ClassMix of source and target with
-    strong augmentation, pixel-weighted loss on the mixed batch. Every loss
+    strong augmentation, pixel-weighted loss on the mixed batch and, with
+    ``mic``, MIC's loss on the block-masked target batch. Every loss
     is back-propagated as soon as it is computed (so the source and mixed
     graphs are never alive together) and gradients are synchronised across
     ranks once, in the last backward; then one optimizer step.
@@ -92,6 +93,9 @@ class DACS(UDABaseSegmentor):
         imnet_feature_dist: config of a ``FeatureDistanceLoss`` (or None to
             disable the ImageNet feature distance); builds a frozen copy of
             the segmentor's backbone with its pretrained weights.
+        mic: config of a ``MaskedImageConsistency`` (or None): adds the
+            masked image consistency loss as the last stage of the step
+            (MIC, SPEC 2.7), with the pseudo-labels of this method.
         **kwargs: see :class:`UDABaseSegmentor`.
     """
 
@@ -105,6 +109,7 @@ class DACS(UDABaseSegmentor):
                  color_jitter_prob: float = 0.8,
                  blur: bool = True,
                  imnet_feature_dist: OptConfigType = None,
+                 mic: OptConfigType = None,
                  **kwargs):
         kwargs.setdefault('use_teacher', True)
         if not kwargs['use_teacher']:
@@ -135,6 +140,7 @@ class DACS(UDABaseSegmentor):
             self.imnet_backbone = MODELS.build(
                 copy.deepcopy(segmentor['backbone']))
             self.imnet_backbone.requires_grad_(False)
+        self.mic = MODELS.build(mic) if mic is not None else None
         # Filled by the last train_step when ``record_debug`` is set (by
         # ``UDAVisualizationHook``), for visualisation only.
         self.record_debug = False
@@ -211,11 +217,27 @@ class DACS(UDABaseSegmentor):
                                pseudo_weight[:, None])
         mixed_samples = _labelled_samples(tgt_samples, mixed_label,
                                           mixed_weight)
-        with self._stage(optim_wrapper, last=True):
+        with self._stage(optim_wrapper, last=self.mic is None):
             losses = self.student(mixed_img, mixed_samples, mode='loss')
             loss, logs = self.parse_losses(_prefix(losses, 'mix'))
             optim_wrapper.backward(loss)
         log_vars.update(logs)
+
+        # 5) MIC: the same pseudo-labels on the masked target images.
+        mic_debug = {}
+        if self.mic is not None:
+            with torch.no_grad():
+                mic_img, mic_samples = self._mic_batch(
+                    src_img, src_label, src_samples, tgt_img, tgt_samples,
+                    logits, pseudo_label, pseudo_weight, valid)
+            with self._stage(optim_wrapper, last=True):
+                losses, mic_debug = self.mic(
+                    self.student, mic_img, mic_samples,
+                    self.data_preprocessor.mean, self.data_preprocessor.std,
+                    record=self.record_debug)
+                loss, logs = self.parse_losses(_prefix(losses, 'mic'))
+                optim_wrapper.backward(loss)
+            log_vars.update(logs)
 
         optim_wrapper.step()
         optim_wrapper.zero_grad()
@@ -226,10 +248,34 @@ class DACS(UDABaseSegmentor):
                 target_image=tgt_img, pseudo_label=pseudo_label[:, None],
                 pseudo_weight=pseudo_weight[:, None], mix_mask=mask,
                 mixed_image=mixed_img, mixed_label=mixed_label)
+            n = tgt_img.shape[0]  # MIC's target part (source may precede)
+            self.debug_output.update(
+                {k: v[-n:] for k, v in mic_debug.items()})
             self.debug_output = {
                 k: v.detach() for k, v in self.debug_output.items()}
         log_vars.pop('loss', None)
         return {k: v.detach() for k, v in log_vars.items()}
+
+    def _mic_batch(self, src_img, src_label, src_samples, tgt_img,
+                   tgt_samples, logits, pseudo_label, pseudo_weight, valid):
+        """Images and labelled samples of MIC's stage: the target batch
+        with the pseudo-labels and weights (re-weighted with MIC's own
+        threshold if it has one), preceded by the source batch with its
+        labels and weight 1 when ``mic.mask_source``."""
+        if self.mic.pseudo_threshold is not None:
+            _, pseudo_weight = pseudo_label_and_weight(
+                logits, self.mic.pseudo_threshold)
+            pseudo_weight = apply_ignore_regions(
+                pseudo_weight, self.ignore_top, self.ignore_bottom, valid)
+        img, samples = tgt_img, tgt_samples
+        label, weight = pseudo_label[:, None], pseudo_weight[:, None]
+        if self.mic.mask_source:
+            img = torch.cat([src_img, tgt_img])
+            samples = list(src_samples) + list(tgt_samples)
+            label = torch.cat([src_label, label])
+            weight = torch.cat(
+                [torch.ones_like(src_label, dtype=weight.dtype), weight])
+        return img, _labelled_samples(samples, label, weight)
 
     def _feature_distance(self, capture: FirstCallCapture,
                           label: Tensor) -> Tensor:
