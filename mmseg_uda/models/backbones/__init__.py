@@ -1,0 +1,3 @@
+from .mit_ref import MixVisionTransformerRef
+
+__all__ = ['MixVisionTransformerRef']
