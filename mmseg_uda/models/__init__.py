@@ -1,4 +1,5 @@
 from . import (  # noqa: F401
+               backbones,
                data_preprocessors,
                decode_heads,
                discriminators,
