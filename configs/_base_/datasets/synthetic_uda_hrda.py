@@ -1,0 +1,44 @@
+# The synthetic domain-shift data of `synthetic_uda.py` at HRDA geometry:
+# as HRDA trains on full-resolution images (Cityscapes 2048x1024 instead of
+# DAFormer's 1024x512) with crops twice as large, the images are used at
+# twice the DAFormer quick-start scale (source 640x360, target 512x256) with
+# 256x256 crops (context 128x128, detail 128x128 crops in the model) and
+# RCS `min_crop_ratio=2.0`. The target keeps its `valid_pseudo_mask`.
+# Generate the data as described in `synthetic_uda.py`.
+_base_ = ['./synthetic_uda.py']
+crop_size = (256, 256)
+source_scale = (640, 360)
+target_scale = (512, 256)
+source_train_pipeline = [
+    dict(type='LoadCheckedImageFromFile'),
+    dict(type='LoadCheckedAnnotations'),
+    dict(type='Resize', scale=source_scale, keep_ratio=True),
+    dict(type='RandomCrop', crop_size=crop_size, cat_max_ratio=0.75),
+    dict(type='RandomFlip', prob=0.5),
+    dict(type='PackSegInputs'),
+]
+target_train_pipeline = [
+    dict(type='LoadCheckedImageFromFile'),
+    dict(
+        type='GenerateValidPseudoMask',
+        margins=(30, 240, 30, 30),
+        ref_size=(2048, 1024)),
+    dict(type='Resize', scale=target_scale, keep_ratio=True),
+    dict(type='RandomCrop', crop_size=crop_size),
+    dict(type='RandomFlip', prob=0.5),
+    dict(type='PackUDAInputs'),
+]
+test_pipeline = [
+    dict(type='LoadCheckedImageFromFile'),
+    dict(type='Resize', scale=target_scale, keep_ratio=True),
+    # labels are loaded after Resize: evaluation at the original resolution
+    dict(type='LoadCheckedAnnotations'),
+    dict(type='PackSegInputs'),
+]
+train_dataloader = dict(
+    dataset=dict(
+        source=dict(pipeline=source_train_pipeline),
+        target=dict(pipeline=target_train_pipeline),
+        rare_class_sampling=dict(min_crop_ratio=2.0)))
+val_dataloader = dict(dataset=dict(pipeline=test_pipeline))
+test_dataloader = val_dataloader
