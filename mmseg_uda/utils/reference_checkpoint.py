@@ -517,10 +517,14 @@ def convert_segmentor(state: StateDict, prefix: str,
     if not backbone:
         raise ReferenceCheckpointError(f'{prefix}*: no backbone.* keys')
     if not any(_is_mit_key(k) for k in backbone):
+        hint = ('; layers.* are mmseg 1.x names: an already converted '
+                'checkpoint needs no conversion' if any(
+                    k.startswith('layers.') for k in backbone) else
+                '; ResNet/DeepLab-v2 reference models are not supported')
         raise ReferenceCheckpointError(
-            f'{prefix}backbone: not a MiT (SegFormer names patch_embed1, '
-            'block1.0, ... expected; ResNet/DeepLab-v2 reference models are '
-            'not supported), first keys:\n' + _short_list(list(backbone), 8))
+            f'{prefix}backbone: not a reference MiT (SegFormer names '
+            f'patch_embed1, block1.0, ... expected{hint}), first keys:\n' +
+            _short_list([prefix + 'backbone.' + k for k in backbone], 8))
     mit_sd, info, dropped = convert_mit(backbone, prefix + 'backbone.')
     for key, reason in dropped:
         report.drop(key, reason)
