@@ -150,13 +150,13 @@ class MiTInfo:
 
     def describe(self) -> str:
         name = {
-            (3, 6, 40, 3): ' (MiT-B5)',
-            (3, 6, 18, 3): ' (MiT-B4)',
-            (3, 4, 18, 3): ' (MiT-B3)',
-            (3, 4, 6, 3): ' (MiT-B2)',
-            (2, 2, 2, 2): ' (MiT-B1/B0)',
-        }.get(tuple(self.depths), '')
-        return (f'MiT{name}: depths {self.depths}, widths {self.widths}, '
+            (3, 6, 40, 3): 'MiT-B5',
+            (3, 6, 18, 3): 'MiT-B4',
+            (3, 4, 18, 3): 'MiT-B3',
+            (3, 4, 6, 3): 'MiT-B2',
+            (2, 2, 2, 2): 'MiT-B1/B0',
+        }.get(tuple(self.depths), 'MiT')
+        return (f'{name}: depths {self.depths}, widths {self.widths}, '
                 f'spatial reduction {self.sr_ratios}')
 
 
