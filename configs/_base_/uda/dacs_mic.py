@@ -22,3 +22,6 @@ uda = dict(
         pseudo_threshold=None,
         # True: also mask the source images (with their labels)
         mask_source=False))
+# Scope prefix: mmengine's Runner.wrap_model looks the wrapper type up with
+# MODEL_WRAPPERS.get, which ignores the default scope (dacs.py lacks it).
+model_wrapper_cfg = dict(type='mmseg.UDADistributedDataParallel')
