@@ -1,3 +1,10 @@
 from .ema_teacher_hook import EMATeacherHook
+from .nonfinite_guard_hook import NonFiniteGuardHook
+from .preemption_hook import PreemptionHook
+from .random_state_hook import RandomStateHook
+from .safe_checkpoint_hook import SafeCheckpointHook
 
-__all__ = ['EMATeacherHook']
+__all__ = [
+    'EMATeacherHook', 'NonFiniteGuardHook', 'PreemptionHook',
+    'RandomStateHook', 'SafeCheckpointHook'
+]

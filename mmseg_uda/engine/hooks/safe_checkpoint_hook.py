@@ -1,0 +1,123 @@
+"""``CheckpointHook`` whose checkpoints survive a kill at any moment."""
+import os
+import os.path as osp
+
+from mmengine.dist import is_main_process
+from mmengine.fileio import LocalBackend
+from mmengine.hooks import CheckpointHook
+from mmengine.logging import print_log
+from mmseg.registry import HOOKS
+
+from ...utils.checkpoint_safety import (
+    LAST_CHECKPOINT_FILE,
+    TMP_SUFFIX,
+    atomic_replace,
+    atomic_write_text,
+    remove_stale_tmp_files,
+)
+
+
+@HOOKS.register_module()
+class SafeCheckpointHook(CheckpointHook):
+    """mmengine's ``CheckpointHook`` with crash-safe saving.
+
+    Same arguments, plus ``min_keep_ckpts``. Differences, for a local
+    ``out_dir`` (other backends keep mmengine's behaviour):
+
+    - the checkpoint is written to ``iter_N.pth.tmp``, flushed to disk and
+      renamed to ``iter_N.pth`` (``os.replace``, atomic), then
+      ``last_checkpoint`` is replaced the same way: a kill while saving
+      leaves the previous checkpoint and ``last_checkpoint`` untouched;
+    - outdated checkpoints are removed after the new one is complete, not
+      before (mmengine removes first: a kill while saving with
+      ``max_keep_ckpts=1`` left no checkpoint at all);
+    - at least ``min_keep_ckpts`` (2) periodic checkpoints are kept, so that
+      ``--resume`` has a previous good one to fall back to if the newest is
+      damaged anyway (disk errors, a copy cut short);
+    - ``*.tmp`` files of a killed save are removed when training starts.
+
+    Also gathers every rank's random states for :class:`RandomStateHook`
+    before saving (all ranks call this hook, one rank writes).
+    """
+
+    def __init__(self, *args, min_keep_ckpts: int = 2, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.setup_safety(min_keep_ckpts)
+
+    def setup_safety(self, min_keep_ckpts: int = 2) -> None:
+        """(Re)apply the safety settings; ``UDAIterBasedTrainLoop`` calls it
+        on a plain ``CheckpointHook`` turned into this class."""
+        if min_keep_ckpts < 1:
+            raise ValueError('min_keep_ckpts must be >= 1')
+        self.min_keep_ckpts = int(min_keep_ckpts)
+        if 0 < self.max_keep_ckpts < self.min_keep_ckpts:
+            self.max_keep_ckpts = self.min_keep_ckpts
+
+    def before_train(self, runner) -> None:
+        super().before_train(runner)
+        if self._is_local() and is_main_process():
+            for path in remove_stale_tmp_files(self.out_dir):
+                print_log(f'Removed {path} (a checkpoint save that was '
+                          'interrupted)', logger='current')
+
+    def _is_local(self) -> bool:
+        return isinstance(getattr(self, 'file_backend', None), LocalBackend)
+
+    def _gather_random_states(self, runner) -> None:
+        for hook in runner.hooks:
+            if hasattr(hook, 'gather') and type(
+                    hook).__name__ == 'RandomStateHook':
+                hook.gather(runner)
+
+    def save_now(self, runner, step: int) -> None:
+        """Save the checkpoint of ``step`` completed iterations (epochs if
+        ``by_epoch``) now, e.g. on pre-emption."""
+        if self.by_epoch:
+            meta = dict(epoch=step, iter=runner.iter)
+        else:
+            meta = dict(epoch=runner.epoch, iter=step)
+        self._save_checkpoint_with_step(runner, step, meta)
+
+    def saved_step(self) -> str:
+        """File name of the last checkpoint this hook wrote ('' if none)."""
+        return osp.basename(self.last_ckpt) if self.last_ckpt else ''
+
+    def _save_checkpoint_with_step(self, runner, step, meta):
+        self._gather_random_states(runner)
+        if not self._is_local():
+            return super()._save_checkpoint_with_step(runner, step, meta)
+
+        ckpt_filename = self.filename_tmpl.format(step)
+        final_path = osp.join(self.out_dir, ckpt_filename)
+        outdated = []
+        if self.max_keep_ckpts > 0:
+            kept = list(self.keep_ckpt_ids)
+            if not kept or kept[-1] != step:
+                kept.append(step)
+            outdated = kept[:-self.max_keep_ckpts]
+            kept = kept[-self.max_keep_ckpts:]
+            self.keep_ckpt_ids.clear()
+            self.keep_ckpt_ids.extend(kept)
+            runner.message_hub.update_info('keep_ckpt_ids', kept)
+        self.last_ckpt = final_path
+        runner.message_hub.update_info('last_ckpt', final_path)
+
+        runner.save_checkpoint(
+            self.out_dir,
+            ckpt_filename + TMP_SUFFIX,
+            self.file_client_args,
+            save_optimizer=self.save_optimizer,
+            save_param_scheduler=self.save_param_scheduler,
+            meta=meta,
+            by_epoch=self.by_epoch,
+            backend_args=self.backend_args,
+            **self.args)
+        if not is_main_process():
+            return
+        atomic_replace(final_path + TMP_SUFFIX, final_path)
+        atomic_write_text(
+            osp.join(runner.work_dir, LAST_CHECKPOINT_FILE), final_path)
+        for old in outdated:
+            path = osp.join(self.out_dir, self.filename_tmpl.format(old))
+            if osp.isfile(path) and path != final_path:
+                os.remove(path)
