@@ -101,9 +101,9 @@ def tiny_cfg(name, roots, work_dir, max_iters=2, crop=(64, 64)):
     cfg.val_evaluator = cfg.test_evaluator = data.val_evaluator
 
     seg = cfg.model.segmentor if name != 'source_only' else cfg.model
+    # the segmentor's and the top-level one (the Runner injects it)
     seg.data_preprocessor.size = crop
-    if 'data_preprocessor' in cfg.model:
-        cfg.model.data_preprocessor.size = crop
+    cfg.data_preprocessor.size = crop
     seg.backbone.update(
         depth=18, base_channels=8, stem_channels=8, init_cfg=None,
         norm_cfg=dict(type='BN', requires_grad=True), norm_eval=False)
