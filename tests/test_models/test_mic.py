@@ -12,6 +12,7 @@ import torch.nn.functional as F
 from mmengine.config import Config
 from mmengine.optim import OptimWrapper
 from mmengine.structures import PixelData
+from mmengine.registry import MODEL_WRAPPERS
 from mmseg.registry import MODELS
 from mmseg.structures import SegDataSample
 
@@ -359,3 +360,16 @@ def test_zoo_configs():
                     model.pseudo_weight_ignore_bottom) == (15, 120)
         assert cfg.custom_hooks[0].type == 'EMATeacherHook'
         assert cfg.custom_hooks[0].alpha == 0.999
+        assert MODEL_WRAPPERS.get(cfg.model_wrapper_cfg.type) is not None
+        # MIC(X) is X plus the MIC loss: everything else is X's config
+        base = Config.fromfile(_base_experiment(f))
+        mine, theirs = cfg.to_dict(), base.to_dict()
+        mine['model'].pop('mic'), mine.pop('mic')
+        mine.pop('model_wrapper_cfg'), theirs.pop('model_wrapper_cfg')
+        assert mine == theirs, f
+
+
+def _base_experiment(path):
+    name = osp.basename(path).replace('mic-', '')
+    folder = 'daformer' if name.startswith('daformer') else 'hrda'
+    return osp.join(REPO, 'configs', folder, name)
