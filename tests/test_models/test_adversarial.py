@@ -275,3 +275,44 @@ def test_train_step_updates_both_and_predicts():
     assert any(k.startswith('discriminator.') for k in keys)
     assert any(k.startswith('aux_discriminator.') for k in keys)
     assert not any(k.startswith('teacher.') for k in keys)
+
+
+@pytest.mark.parametrize('config', [
+    'configs/advseg/advseg_deeplabv2-r101_1xb1-150k_gta2cityscapes-512x512.py',
+    'configs/pfr/pfr_deeplabv2-r101_1xb1-150k_gta2cityscapes-512x512.py'
+])
+def test_zoo_configs_build_with_their_optimizers(config):
+    from mmengine.config import Config
+    cfg = Config.fromfile(config)
+    cfg.model.segmentor.backbone.init_cfg = None  # no pretrained file here
+    model = MODELS.build(cfg.model)
+    optim_cfg = cfg.optim_wrapper.to_dict()
+    optim_cfg.pop('constructor')
+    optim = OPTIM_WRAPPER_CONSTRUCTORS.build(dict(
+        type='MultiOptimWrapperConstructor',
+        optim_wrapper_cfg=optim_cfg))(model)
+    assert set(optim.keys()) == {'student', *model.discriminator_names}
+    multi_level = model.aux_discriminator is not None
+    assert multi_level == ('advseg_' in config)
+    assert cfg.model_wrapper_cfg.type == 'mmseg.UDADistributedDataParallel'
+    if 'pfr' in config:
+        assert (model.lambda_adv, model.pfr_loss.loss_weight) == (0.002,
+                                                                  0.004)
+    else:
+        assert (model.lambda_adv, model.lambda_adv_aux) == (0.001, 0.0002)
+    sgd = optim['student'].optimizer
+    assert sgd.defaults['momentum'] == 0.9
+    assert sgd.defaults['weight_decay'] == 5e-4
+    # frozen ImageNet BN (batch of one), classifiers at 10x lr
+    bn = model.student.backbone.layer1[0].bn1
+    assert not bn.weight.requires_grad
+    lrs = {id(p): g['lr'] for g in sgd.param_groups for p in g['params']}
+    assert lrs[id(model.student.decode_head.aspp[0].weight)] == 2.5e-3
+    assert lrs[id(model.student.backbone.layer4[0].conv1.weight)] == 2.5e-4
+    adam = optim['discriminator'].optimizer
+    assert adam.defaults['lr'] == 1e-4
+    assert adam.defaults['betas'] == (0.9, 0.99)
+    assert [s.type for s in cfg.param_scheduler] == ['PolyLR']
+    assert (cfg.param_scheduler[0].power, cfg.param_scheduler[0].end,
+            cfg.train_cfg.max_iters) == (0.9, 250000, 150000)
+    assert cfg.train_dataloader.batch_size == 1
