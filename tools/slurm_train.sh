@@ -1,5 +1,19 @@
 #!/usr/bin/env bash
 # Usage: [GPUS=8 GPUS_PER_NODE=8] tools/slurm_train.sh PARTITION JOB_NAME CONFIG [args of tools/train.py]
+#
+# Fault tolerance (docs/fault_tolerance.md):
+# - Auto-resume: --resume is passed unless AUTO_RESUME=0 (or --resume is
+#   already given). It resumes from the newest complete checkpoint of the
+#   work dir and starts from scratch when there is none, so a re-queued job
+#   continues where it stopped.
+# - Pre-emption: on SIGTERM every rank finishes its iteration, a checkpoint
+#   is saved and the run exits with PREEMPT_EXIT_CODE (default 0, a clean
+#   exit). Submit inside a batch job with `#SBATCH --requeue`: Slurm then
+#   re-queues pre-empted jobs by itself and this script resumes them. To
+#   continue also after the time limit, add `#SBATCH --signal=TERM@180`
+#   (SIGTERM to the job steps 3 minutes before the limit) and set
+#   PREEMPT_EXIT_CODE to a non-zero code (e.g. 75): when the run stops with
+#   it, this script calls `scontrol requeue $SLURM_JOB_ID`.
 set -x
 
 PARTITION=$1
@@ -10,8 +24,21 @@ GPUS_PER_NODE=${GPUS_PER_NODE:-4}
 CPUS_PER_TASK=${CPUS_PER_TASK:-5}
 SRUN_ARGS=${SRUN_ARGS:-""}
 PYTHON=${PYTHON:-python}
-PY_ARGS=${@:4}
+AUTO_RESUME=${AUTO_RESUME:-1}
+PREEMPT_EXIT_CODE=${PREEMPT_EXIT_CODE:-0}
+PY_ARGS=("${@:4}")
 
+RESUME_ARG=""
+if [ "${AUTO_RESUME}" = "1" ]; then
+    RESUME_ARG="--resume"
+    for arg in "${PY_ARGS[@]}"; do
+        if [ "${arg}" = "--resume" ]; then
+            RESUME_ARG=""
+        fi
+    done
+fi
+
+MMSEG_UDA_PREEMPT_EXIT_CODE=${PREEMPT_EXIT_CODE} \
 PYTHONPATH="$(dirname "$0")/..":$PYTHONPATH \
 srun -p ${PARTITION} \
     --job-name=${JOB_NAME} \
@@ -21,4 +48,13 @@ srun -p ${PARTITION} \
     --cpus-per-task=${CPUS_PER_TASK} \
     --kill-on-bad-exit=1 \
     ${SRUN_ARGS} \
-    $PYTHON -u "$(dirname "$0")/train.py" ${CONFIG} --launcher="slurm" ${PY_ARGS}
+    $PYTHON -u "$(dirname "$0")/train.py" ${CONFIG} --launcher="slurm" ${RESUME_ARG} "${PY_ARGS[@]}"
+RC=$?
+
+if [ "${PREEMPT_EXIT_CODE}" != "0" ] && [ "${RC}" = "${PREEMPT_EXIT_CODE}" ] \
+        && [ -n "${SLURM_JOB_ID}" ]; then
+    echo "Training was pre-empted (exit code ${RC}): re-queueing job ${SLURM_JOB_ID}"
+    scontrol requeue "${SLURM_JOB_ID}" || true
+    exit 0
+fi
+exit ${RC}

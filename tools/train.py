@@ -8,6 +8,7 @@ from mmengine.logging import print_log
 from mmengine.runner import Runner
 
 import mmseg_uda  # noqa: F401  (registers the plugin)
+from mmseg_uda.utils.config_validation import validate_uda_config
 from mmseg_uda.utils.launch import (
     default_work_dir,
     set_local_rank_env,
@@ -65,6 +66,8 @@ def main():
             raise ValueError('--amp needs optim_wrapper.type OptimWrapper, '
                              f'got {wrapper_type!r}')
     cfg.resume = args.resume
+    # Fail before building anything if the UDA pieces do not fit together.
+    validate_uda_config(cfg)
     setup_cpu_distributed(cfg, args.launcher)
 
     if 'runner_type' in cfg:

@@ -253,15 +253,23 @@ def _check_hrda(cfg, errors: List[str]) -> None:
                               f'{s} is not a whole number of pixels.')
 
 
-def validate_uda_config(cfg) -> None:
+def validate_uda_config(cfg, check_files: bool = True) -> None:
     """Raise :class:`UDAConfigError` listing every mismatch of the UDA
     pieces of ``cfg`` (a mmengine ``Config`` or dict); return None if the
     config is consistent. Plain (non-UDA) configs pass unless their
-    classes disagree."""
+    classes disagree.
+
+    Args:
+        check_files: also check files the config needs before training
+            (the rare class sampling statistics).
+    """
     import mmseg_uda  # noqa: F401 (types in the registries)
     errors: List[str] = []
-    for check in (_check_classes, _check_rcs, _check_target_labels,
-                  _check_uda_pieces, _check_hrda):
+    checks = [_check_classes, _check_target_labels, _check_uda_pieces,
+              _check_hrda]
+    if check_files:
+        checks.insert(1, _check_rcs)
+    for check in checks:
         check(cfg, errors)
     if errors:
         raise UDAConfigError(

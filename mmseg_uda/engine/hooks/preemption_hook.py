@@ -6,7 +6,7 @@ import threading
 from typing import Dict, Optional, Sequence, Union
 
 import torch
-from mmengine.dist import all_reduce, get_dist_info
+from mmengine.dist import all_reduce, barrier, get_dist_info
 from mmengine.hooks import CheckpointHook, Hook
 from mmengine.logging import print_log
 from mmseg.registry import HOOKS
@@ -124,6 +124,10 @@ class PreemptionHook(Hook):
                 else:
                     hook._save_checkpoint_with_step(
                         runner, step, dict(epoch=runner.epoch, iter=step))
+        # Ranks > 0 must not exit (srun --kill-on-bad-exit) while rank 0
+        # is still writing.
+        if get_dist_info()[1] > 1:
+            barrier()
         print_log(
             f'Received {name}: saved the checkpoint of iteration {step} to '
             f'{path} and stopped training (resume with --resume).',
