@@ -12,7 +12,3 @@
 #   model = dict(_delete_=True, segmentor=_base_.model, **_base_.uda)
 _base_ = ['./dacs.py']
 uda = dict(pseudo_weight_ignore_top=0, pseudo_weight_ignore_bottom=0)
-# Scope prefix: mmengine's Runner.wrap_model looks the wrapper type up with
-# MODEL_WRAPPERS.get of mmengine's root registry, which ignores the default
-# scope (an unprefixed name fails under --launcher pytorch).
-model_wrapper_cfg = dict(type='mmseg.UDADistributedDataParallel')
