@@ -29,8 +29,9 @@ def setup_cpu_distributed(cfg, launcher: str) -> bool:
     ``wrap_model`` passes ``device_ids=[LOCAL_RANK]`` to DDP, both of which
     fail on CPU, and it reverts SyncBN only in non-distributed runs. Here the
     gloo process group is created before the Runner (which then skips its own
-    ``init_dist``), DDP gets ``device_ids=None`` and SyncBN becomes BN. On
-    CUDA machines nothing changes (NCCL, SyncBN).
+    ``init_dist``), DDP gets ``device_ids=None`` and SyncBN becomes BN (so
+    BN running statistics are per rank there; parameters stay identical).
+    On CUDA machines nothing changes (NCCL, SyncBN).
 
     Returns:
         bool: whether the CPU path was taken.

@@ -29,10 +29,12 @@ target_train_pipeline = [
     dict(type='PackUDAInputs'),
 ]
 test_pipeline = [
-    dict(type='LoadCheckedImageFromFile'),
+    # mmseg's own loaders: mmseg.apis and MMSegInferencer look them up by
+    # name (training pipelines use the checked loaders).
+    dict(type='LoadImageFromFile'),
     dict(type='Resize', scale=target_scale, keep_ratio=True),
     # labels are loaded after Resize: evaluation at the original resolution
-    dict(type='LoadCheckedAnnotations'),
+    dict(type='LoadAnnotations'),
     dict(type='PackSegInputs'),
 ]
 train_dataloader = dict(

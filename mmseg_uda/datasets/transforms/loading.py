@@ -28,9 +28,17 @@ class LoadCheckedImageFromFile(LoadImageFromFile):
 class LoadCheckedAnnotations(LoadAnnotations):
     """mmseg ``LoadAnnotations`` that raises naming the label file when it
     cannot be decoded or when its size differs from the loaded image's
-    (``results['img']``, so put it after the image loading)."""
+    (``results['img']``, so put it after the image loading).
+
+    Without a ``seg_map_path`` key (inference on a bare image through
+    ``mmseg.apis.inference_model``, which strips only mmseg's own
+    ``LoadAnnotations`` from the test pipeline) it loads nothing; a dataset
+    entry whose ``seg_map_path`` is None still fails, naming it.
+    """
 
     def _load_seg_map(self, results: dict) -> None:
+        if 'seg_map_path' not in results:
+            return
         path = results.get('seg_map_path')
         try:
             super()._load_seg_map(results)

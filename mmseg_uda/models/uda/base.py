@@ -4,6 +4,7 @@ import copy
 from typing import Dict, List, Optional
 
 import torch.nn as nn
+from mmengine.runner.checkpoint import get_state_dict
 from mmseg.models.segmentors import BaseSegmentor
 from mmseg.registry import MODELS
 from mmseg.utils import ConfigType, OptConfigType, SampleList
@@ -126,6 +127,18 @@ class UDABaseSegmentor(BaseSegmentor):
                 if is_stochastic_layer(m):
                     m.training = False
         return self
+
+    def state_dict(self, destination=None, prefix='', keep_vars=False):
+        """Keys without the ``.module.`` of DDP-wrapped children, so a
+        checkpoint saved by a distributed run loads anywhere.
+
+        Gap: mmengine's Runner saves ``model.state_dict()``; under
+        ``UDADistributedDataParallel`` the student is a DDP child, whose
+        keys would read ``student.module.*``, while mmengine's loader (and
+        every non-distributed run) expects ``student.*``.
+        """
+        return get_state_dict(
+            self, destination=destination, prefix=prefix, keep_vars=keep_vars)
 
     def _load_from_state_dict(self, state_dict: Dict, prefix: str, *args,
                               **kwargs):

@@ -1,6 +1,9 @@
 """DDP wrapper of UDA models."""
 from mmengine.model import MMSeparateDistributedDataParallel
-from mmseg.registry import MODEL_WRAPPERS
+
+# mmengine's root registry, not mmseg's: Runner.wrap_model looks the type up
+# with ``MODEL_WRAPPERS.get`` on the root, which never searches children.
+from mmengine.registry import MODEL_WRAPPERS
 
 
 @MODEL_WRAPPERS.register_module()
