@@ -10,4 +10,4 @@ _base_ = [
 model = dict(mic=_base_.mic)
 # mmengine's Runner.wrap_model ignores the default scope: the prefix is
 # needed (until configs/_base_/uda/dacs.py carries it).
-model_wrapper_cfg = dict(type='mmseg.UDADistributedDataParallel')
+model_wrapper_cfg = dict(type='UDADistributedDataParallel')

@@ -294,7 +294,7 @@ def test_zoo_configs_build_with_their_optimizers(config):
     assert set(optim.keys()) == {'student', *model.discriminator_names}
     multi_level = model.aux_discriminator is not None
     assert multi_level == ('advseg_' in config)
-    assert cfg.model_wrapper_cfg.type == 'mmseg.UDADistributedDataParallel'
+    assert cfg.model_wrapper_cfg.type == 'UDADistributedDataParallel'
     if 'pfr' in config:
         assert (model.lambda_adv, model.pfr_loss.loss_weight) == (0.002,
                                                                   0.004)

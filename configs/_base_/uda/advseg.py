@@ -21,4 +21,4 @@ uda = dict(
 # train_step runs (gradients all-reduced once per optimizer and step).
 # The scope prefix is needed: mmengine's Runner.wrap_model looks the type up
 # with MODEL_WRAPPERS.get, which ignores the default scope.
-model_wrapper_cfg = dict(type='mmseg.UDADistributedDataParallel')
+model_wrapper_cfg = dict(type='UDADistributedDataParallel')

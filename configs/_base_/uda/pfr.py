@@ -28,4 +28,4 @@ uda = dict(
     predict_on='student')
 # The scope prefix is needed: mmengine's Runner.wrap_model looks the type up
 # with MODEL_WRAPPERS.get, which ignores the default scope.
-model_wrapper_cfg = dict(type='mmseg.UDADistributedDataParallel')
+model_wrapper_cfg = dict(type='UDADistributedDataParallel')
