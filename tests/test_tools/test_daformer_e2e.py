@@ -63,8 +63,9 @@ def test_train_validate_checkpoint_resume(trained):
     work_dir = trained['work_dir']
     for it in (2, 4, 6):
         assert osp.exists(osp.join(work_dir, f'iter_{it}.pth'))
+    log = trained['resume_log']
     assert re.search(r'resumed? .*iter_4\.pth|Load checkpoint from .*iter_4',
-                     trained['resume_log'], re.I), trained['resume_log'][-2000:]
+                     log, re.I), log[-2000:]
     rows = scalars(work_dir)
     train_iters = [r['iter'] for r in rows if 'mix.decode.loss_ce' in r]
     assert train_iters == [1, 2, 3, 4, 5, 6]  # resumed, not restarted
