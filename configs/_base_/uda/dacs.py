@@ -17,7 +17,11 @@ uda = dict(
         scale_min_ratio=0.75,
         loss_weight=0.005),
     predict_on='student')
-custom_hooks = [dict(type='EMATeacherHook', alpha=0.999)]
+custom_hooks = [
+    dict(type='EMATeacherHook', alpha=0.999),
+    # source / target / pseudo-label / confidence / mixed image and label
+    dict(type='UDAVisualizationHook', interval=1000),
+]
 # Each trainable child (the student) in its own DDP; the model's own
 # train_step runs (several backward passes, one gradient sync).
 model_wrapper_cfg = dict(type='UDADistributedDataParallel')

@@ -3,8 +3,9 @@ from .nonfinite_guard_hook import NonFiniteGuardHook
 from .preemption_hook import PreemptionHook
 from .random_state_hook import RandomStateHook
 from .safe_checkpoint_hook import SafeCheckpointHook
+from .uda_visualization_hook import UDAVisualizationHook
 
 __all__ = [
     'EMATeacherHook', 'NonFiniteGuardHook', 'PreemptionHook',
-    'RandomStateHook', 'SafeCheckpointHook'
+    'RandomStateHook', 'SafeCheckpointHook', 'UDAVisualizationHook'
 ]
