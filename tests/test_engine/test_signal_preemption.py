@@ -44,11 +44,12 @@ def test_sigterm_saves_and_exits_cleanly(synthetic_roots, tmp_path):
     cfg.dump(cfg_path)
     env = dict(os.environ, OMP_NUM_THREADS='1', PYTHONPATH=REPO)
     env.pop('MMSEG_UDA_PREEMPT_EXIT_CODE', None)
+    out_path = tmp_path / 'out.txt'
+    out_file = open(out_path, 'w')  # not a pipe: it would fill and block
     proc = subprocess.Popen(
         [sys.executable, osp.join(REPO, 'tools', 'train.py'), cfg_path,
          '--work-dir', str(work_dir)],
-        cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-        text=True)
+        cwd=REPO, env=env, stdout=out_file, stderr=subprocess.STDOUT)
     try:
         log_seen = []
 
@@ -64,10 +65,12 @@ def test_sigterm_saves_and_exits_cleanly(synthetic_roots, tmp_path):
 
         assert _wait_for(trained_two, proc, 300), 'training did not start'
         proc.send_signal(signal.SIGTERM)
-        out, _ = proc.communicate(timeout=300)
+        proc.wait(timeout=300)
     finally:
         if proc.poll() is None:
             proc.kill()
+        out_file.close()
+    out = out_path.read_text()
     assert proc.returncode == 0, out[-3000:]
     match = re.search(r'Received SIGTERM: saved the checkpoint of iteration '
                       r'(\d+) to (\S+iter_\d+\.pth)', out)
