@@ -42,6 +42,9 @@ import os
 import subprocess
 import sys
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from peak_memory import PeakMeter  # noqa: E402
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 BASE = os.path.join(ROOT, 'configs', '_base_', 'models')
 
@@ -73,42 +76,6 @@ def build_model(kind: str, args):
     if kind == 'hrda' and args.window_batch is not None:
         model.test_cfg.batch_size = args.window_batch or None
     return MODELS.build(model)
-
-
-class PeakMeter:
-    """Peak memory growth of the enclosed code (see the module doc)."""
-
-    def __init__(self, device: str):
-        self.device = device
-
-    @staticmethod
-    def _status(key: str) -> int:
-        with open('/proc/self/status') as f:
-            for line in f:
-                if line.startswith(key + ':'):
-                    return int(line.split()[1]) * 1024
-        raise RuntimeError(f'{key} not in /proc/self/status')
-
-    def __enter__(self):
-        import torch
-        if self.device == 'cuda':
-            torch.cuda.synchronize()
-            torch.cuda.reset_peak_memory_stats()
-            self.start = torch.cuda.memory_allocated()
-        else:
-            with open('/proc/self/clear_refs', 'w') as f:
-                f.write('5')  # reset VmHWM to the current VmRSS
-            self.start = self._status('VmRSS')
-        return self
-
-    def __exit__(self, *exc):
-        import torch
-        if self.device == 'cuda':
-            torch.cuda.synchronize()
-            peak = torch.cuda.max_memory_allocated()
-        else:
-            peak = self._status('VmHWM')
-        self.peak = peak - self.start
 
 
 def worker(args) -> dict:

@@ -183,7 +183,9 @@ class DACS(UDABaseSegmentor):
             loss, logs = self.parse_losses(_prefix(losses, 'src'))
             optim_wrapper.backward(
                 loss, retain_graph=self.feature_dist is not None)
-        log_vars.update(logs)
+        log_vars.update(_detached(logs))
+        # Nothing may keep the source graph alive into the mixed stage.
+        del losses, loss, logs
         src_label = _stack_field(src_samples, 'gt_sem_seg')
 
         # 2) ImageNet feature distance on the source features.
@@ -191,7 +193,8 @@ class DACS(UDABaseSegmentor):
             with self._stage(optim_wrapper, last=False):
                 loss = self._feature_distance(capture, src_label)
                 optim_wrapper.backward(loss)
-            log_vars['src.' + self.feature_dist.loss_name] = loss
+            log_vars['src.' + self.feature_dist.loss_name] = loss.detach()
+            capture.calls.clear()  # the source graph can go now
 
         # 3) pseudo-labels of the EMA teacher on the target images.
         with torch.no_grad():
@@ -221,7 +224,7 @@ class DACS(UDABaseSegmentor):
             losses = self.student(mixed_img, mixed_samples, mode='loss')
             loss, logs = self.parse_losses(_prefix(losses, 'mix'))
             optim_wrapper.backward(loss)
-        log_vars.update(logs)
+        log_vars.update(_detached(logs))
 
         # 5) MIC: the same pseudo-labels on the masked target images.
         mic_debug = {}
@@ -237,7 +240,7 @@ class DACS(UDABaseSegmentor):
                     record=self.record_debug)
                 loss, logs = self.parse_losses(_prefix(losses, 'mic'))
                 optim_wrapper.backward(loss)
-            log_vars.update(logs)
+            log_vars.update(_detached(logs))
 
         optim_wrapper.step()
         optim_wrapper.zero_grad()
@@ -286,6 +289,12 @@ class DACS(UDABaseSegmentor):
         imnet_last = imnet_feats[-1] if isinstance(
             imnet_feats, (list, tuple)) else imnet_feats
         return self.feature_dist(last, imnet_last, label)
+
+
+def _detached(logs: dict) -> dict:
+    # parse_losses' values are attached to the graph; logging them must not
+    # keep a stage's activations alive into the next stage.
+    return {k: v.detach() for k, v in logs.items()}
 
 
 def _prefix(losses: dict, prefix: str) -> dict:
