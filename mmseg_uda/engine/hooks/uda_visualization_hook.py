@@ -61,16 +61,19 @@ class UDAVisualizationHook(Hook):
     def before_train_iter(self, runner, batch_idx: int,
                           data_batch=None) -> None:
         model = self._model(runner)
-        if hasattr(model, 'record_debug'):
-            model.record_debug = self.every_n_train_iters(
-                runner, self.interval)
+        self._active = (hasattr(model, 'record_debug')
+                        and self.every_n_train_iters(runner, self.interval))
+        if self._active:
+            self._was_recording = model.record_debug
+            model.record_debug = True
 
     def after_train_iter(self, runner, batch_idx: int, data_batch=None,
                          outputs: Optional[dict] = None) -> None:
-        model = self._model(runner)
-        if not getattr(model, 'record_debug', False):
+        if not getattr(self, '_active', False):
             return
-        model.record_debug = False
+        self._active = False
+        model = self._model(runner)
+        model.record_debug = self._was_recording
         debug: Dict[str, Tensor] = getattr(model, 'debug_output', {})
         if not debug:
             return
@@ -87,7 +90,6 @@ class UDAVisualizationHook(Hook):
         for i, grid in enumerate(grids):
             runner.visualizer.add_image(
                 f'uda_debug_{i}', grid, step=runner.iter + 1)
-        model.debug_output = {}
 
 
 def render_debug_grid(debug: Dict[str, Tensor], palette: np.ndarray,
