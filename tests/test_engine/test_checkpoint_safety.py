@@ -120,3 +120,15 @@ def test_kill_while_saving_keeps_last_checkpoint_valid(
     assert not osp.exists(osp.join(work_dir, 'iter_3.pth.tmp'))
     assert _last(work_dir).endswith('iter_3.pth')
     assert checkpoint_problem(_last(work_dir)) is None
+
+
+def test_resume_with_no_complete_checkpoint_fails_clearly(synthetic_roots,
+                                                          tmp_path):
+    work_dir = tmp_path / 'run'
+    work_dir.mkdir()
+    bad = work_dir / 'iter_4.pth'
+    bad.write_bytes(b'PK\x03\x04 truncated')
+    (work_dir / 'last_checkpoint').write_text(str(bad))
+    cfg = daformer_cfg(synthetic_roots, work_dir, max_iters=6)
+    with pytest.raises(RuntimeError, match='no checkpoint of .* is complete'):
+        build_runner(cfg, resume=True).train()

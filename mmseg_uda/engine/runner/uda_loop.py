@@ -13,7 +13,10 @@ from mmengine.runner.utils import calc_dynamic_intervals
 from mmseg.registry import LOOPS
 from torch.utils.data import DataLoader
 
-from ...utils.checkpoint_safety import find_resumable_checkpoint
+from ...utils.checkpoint_safety import (
+    checkpoint_candidates,
+    find_resumable_checkpoint,
+)
 from ..hooks import (
     NonFiniteGuardHook,
     PreemptionHook,
@@ -135,6 +138,11 @@ class UDAIterBasedTrainLoop(IterBasedTrainLoop):
             path = find_resumable_checkpoint(runner.work_dir)
             if path is not None:
                 runner._load_from = path
+            elif checkpoint_candidates(runner.work_dir):
+                raise RuntimeError(
+                    f'resume=True but no checkpoint of {runner.work_dir} is '
+                    'complete (see the warnings above); remove them to '
+                    'start from scratch or set load_from')
 
     def _start_iterator(self) -> None:
         sampler = _find_sampler(self.dataloader)
