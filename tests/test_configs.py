@@ -1,0 +1,169 @@
+"""Every config of ``configs/`` (outside ``_base_``) parses, passes the
+UDA config validation, names registered datasets and transforms, and builds
+its model (and optimizer wrapper): the model zoo has no broken entry.
+
+Models too large for a quick CPU build are shrunk in depth only, so every
+channel count (and so every head) stays as configured: MiT stages get one
+block each, ResNet-101 becomes ResNet-50 (same stages and widths). No
+pretrained file is read (``init_cfg=None``; weights are never initialised
+here anyway).
+"""
+import copy
+import glob
+import os.path as osp
+
+import pytest
+from mmengine.config import Config, ConfigDict
+
+from tests.helpers import REPO
+
+CONFIG_ROOT = osp.join(REPO, 'configs')
+CONFIGS = sorted(
+    osp.relpath(p, CONFIG_ROOT)
+    for p in glob.glob(osp.join(CONFIG_ROOT, '**', '*.py'), recursive=True)
+    if '_base_' not in osp.relpath(p, CONFIG_ROOT).split(osp.sep))
+
+MIT_TYPES = ('MixVisionTransformer', 'MixVisionTransformerRef')
+RESNET_TYPES = ('ResNet', 'ResNetV1c', 'ResNetV1d')
+
+# The UDA model gets mmengine's injected top-level `data_preprocessor` when
+# it has none; these configs inherit the MiT-B5 base's 512x512 one while
+# their segmentor pads to 128x128 (every 128 px crop is padded to 512:
+# 16x the compute, and the teacher pseudo-labels the zero padding).
+# Remove an entry when its config is fixed (strict xfail).
+KNOWN_PAD_MISMATCH = {
+    'quickstart/daformer_mit-tiny_1xb2-1k_synthetic-128x128.py',
+    'mic/mic-daformer_mit-tiny_1xb2-1k_synthetic-128x128.py',
+}
+
+
+def _type_name(node) -> str:
+    t = node.get('type', '')
+    return t.split('.')[-1] if isinstance(t, str) else getattr(
+        t, '__name__', '')
+
+
+def shrink(node):
+    """Copy of a model config with tiny backbones and no pretrained
+    weights; returns ``(config, list of what was changed)``."""
+    changed = []
+
+    def walk(n):
+        if isinstance(n, dict):
+            n = type(n)({k: walk(v) for k, v in n.items()})
+            name = _type_name(n)
+            if name in MIT_TYPES:
+                n['num_layers'] = [1] * len(n.get('num_layers', [1] * 4))
+                changed.append(f'{name}: one block per stage')
+            if name in RESNET_TYPES and n.get('depth', 50) > 50:
+                changed.append(f'{name}: depth {n["depth"]} -> 50')
+                n['depth'] = 50
+            init = n.get('init_cfg')
+            if isinstance(init, dict) and init.get('type') == 'Pretrained':
+                n['init_cfg'] = None
+                changed.append(f'{name or "?"}: init_cfg=None')
+            if n.get('pretrained') is not None:
+                n['pretrained'] = None
+            return n
+        if isinstance(n, list):
+            return [walk(v) for v in n]
+        return n
+
+    return walk(node), changed
+
+
+def test_walk_finds_every_config():
+    dirs = {p.split(osp.sep)[0] for p in CONFIGS}
+    for expected in ('daformer', 'hrda', 'mic', 'source_only', 'advseg',
+                     'pfr', 'reference', 'quickstart'):
+        assert expected in dirs, f'no config found in configs/{expected}'
+    assert len(CONFIGS) >= 30
+
+
+@pytest.fixture(scope='module')
+def registries():
+    from mmseg.registry import DATASETS, MODELS, TRANSFORMS
+
+    import mmseg_uda  # noqa: F401
+    return dict(DATASETS=DATASETS, MODELS=MODELS, TRANSFORMS=TRANSFORMS)
+
+
+def _datasets(cfg):
+    """(key, dataset config) of every dataloader, UDA branches included."""
+    for key in ('train_dataloader', 'val_dataloader', 'test_dataloader'):
+        loader = cfg.get(key)
+        if not loader:
+            continue
+        ds = loader['dataset']
+        yield key, ds
+        for branch in ('source', 'target'):
+            if isinstance(ds.get(branch), dict):
+                yield f'{key}.dataset.{branch}', ds[branch]
+
+
+@pytest.mark.parametrize('rel', CONFIGS)
+def test_config_parses_and_builds(rel, registries):
+    from mmengine.optim import build_optim_wrapper
+    from mmengine.registry import init_default_scope
+
+    from mmseg_uda.utils.config_validation import validate_uda_config
+    cfg = Config.fromfile(osp.join(CONFIG_ROOT, rel))
+    assert cfg.get('default_scope') == 'mmseg', rel
+    assert 'mmseg_uda' in cfg.custom_imports['imports'], rel
+    init_default_scope('mmseg')
+    # the checks of tools/train.py (the RCS files only exist with the data)
+    validate_uda_config(cfg, check_files=False)
+
+    for key, ds in _datasets(cfg):
+        name = _type_name(ds)
+        assert registries['DATASETS'].get(name) is not None, (key, name)
+        for t in ds.get('pipeline') or []:
+            tname = _type_name(t)
+            assert registries['TRANSFORMS'].get(tname) is not None, (key,
+                                                                      tname)
+
+    model_cfg, _ = shrink(cfg.model)
+    model = registries['MODELS'].build(model_cfg)
+    n_params = sum(p.numel() for p in model.parameters())
+    assert n_params > 0
+    if cfg.get('optim_wrapper'):
+        optim_cfg = copy.deepcopy(cfg.optim_wrapper)
+        build_optim_wrapper(model, optim_cfg)
+    del model
+
+
+@pytest.mark.parametrize('rel', CONFIGS)
+def test_uda_model_pads_like_its_segmentor(rel, request):
+    """The UDA model's pad size (its own ``data_preprocessor`` or the
+    config's top-level one that mmengine's Runner injects) equals the
+    segmentor's, so training crops are not padded."""
+    if rel in KNOWN_PAD_MISMATCH:
+        request.applymarker(pytest.mark.xfail(
+            strict=True, reason='top-level data_preprocessor of the MiT-B5 '
+            'base (512x512) reaches the tiny UDA model'))
+    cfg = Config.fromfile(osp.join(CONFIG_ROOT, rel))
+    seg = cfg.model.get('segmentor')
+    if seg is None:
+        return  # a plain segmentor carries its own preprocessor
+    outer = cfg.model.get('data_preprocessor') or cfg.get(
+        'data_preprocessor')
+    if outer is None:
+        return  # UDABaseSegmentor then uses the segmentor's
+    if _type_name(outer) == 'UDADataPreProcessor':
+        outer = outer.get('data_preprocessor', outer)
+    assert outer.get('size') == seg.data_preprocessor.get('size'), (
+        f'{rel}: the UDA model pads to {outer.get("size")} but the '
+        f'segmentor to {seg.data_preprocessor.get("size")}')
+
+
+def test_shrink_keeps_channels():
+    cfg = ConfigDict(
+        type='EncoderDecoder',
+        backbone=dict(type='ResNetV1c', depth=101,
+                      init_cfg=dict(type='Pretrained', checkpoint='x.pth')),
+        decode_head=dict(type='X', in_channels=2048))
+    out, changed = shrink(cfg)
+    assert out.backbone.depth == 50 and out.backbone.init_cfg is None
+    assert out.decode_head.in_channels == 2048
+    assert cfg.backbone.depth == 101  # the input is not modified
+    assert len(changed) == 2

@@ -1,0 +1,125 @@
+"""``tools/analysis_tools/visualize_uda.py``: predictions, teacher
+pseudo-labels and confidence of UDA checkpoints, HRDA scale attention, on
+the synthetic target images (checkpoints of untrained tiny models)."""
+import glob
+import importlib.util
+import json
+import os.path as osp
+
+import cv2
+import numpy as np
+import pytest
+import torch
+from mmengine.config import Config
+
+from mmseg_uda.apis.visualize import scale_attention
+from tests.helpers import REPO
+
+CONFIGS = {
+    'daformer': 'configs/quickstart/'
+                'daformer_mit-tiny_1xb2-1k_synthetic-128x128.py',
+    'hrda': 'configs/quickstart/hrda_mit-tiny_1xb2-1k_synthetic-256x256.py',
+    'source-only': 'configs/quickstart/'
+                   'source-only_mit-tiny_1xb2-1k_synthetic-128x128.py',
+}
+
+
+def _tool():
+    path = osp.join(REPO, 'tools/analysis_tools/visualize_uda.py')
+    spec = importlib.util.spec_from_file_location('visualize_uda', path)
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+def _checkpoint(name, tmp_path):
+    """A config on the synthetic data and a checkpoint of its (randomly
+    initialised) model."""
+    from mmseg.registry import MODELS
+    cfg = Config.fromfile(osp.join(REPO, CONFIGS[name]))
+    torch.manual_seed(0)
+    model = MODELS.build(cfg.model)
+    ckpt = str(tmp_path / f'{name}.pth')
+    torch.save({'state_dict': model.state_dict(), 'meta': {}}, ckpt)
+    return osp.join(REPO, CONFIGS[name]), ckpt
+
+
+def _val_images(roots):
+    return sorted(glob.glob(osp.join(roots['cityscapes'], 'leftImg8bit',
+                                     'val', '*', '*.png')))
+
+
+@pytest.mark.parametrize('name,kinds', [
+    ('daformer', {'pred', 'pseudo_label', 'confidence', 'panel'}),
+    ('hrda', {'pred', 'pseudo_label', 'confidence', 'attention', 'panel'}),
+    ('source-only', {'pred', 'panel'}),
+])
+def test_tool_writes_pngs(name, kinds, synthetic_data, tmp_path):
+    cfg, ckpt = _checkpoint(name, tmp_path)
+    images = _val_images(synthetic_data)
+    out = str(tmp_path / 'vis')
+    summary = _tool().main([cfg, ckpt, images[0], osp.dirname(images[1]),
+                            '--max-images', '2', '--out-dir', out])
+    assert len(summary) == 2
+    with open(osp.join(out, 'summary.json')) as f:
+        assert json.load(f) == summary
+    for entry in summary:
+        assert set(entry['files']) == kinds
+        h, w = cv2.imread(entry['image']).shape[:2]
+        for kind, path in entry['files'].items():
+            img = cv2.imread(path)
+            assert img is not None, path
+            if kind != 'panel':
+                assert img.shape[:2] == (h, w), kind
+            else:
+                assert img.shape[1] == len(kinds) * w + (len(kinds) - 1) * 4
+        if 'pseudo_label' in kinds:
+            assert 0.0 <= entry['pseudo_weight'] <= 1.0
+            assert entry['threshold'] == pytest.approx(0.968)
+        else:
+            assert 'pseudo_weight' not in entry
+
+
+def test_scale_attention_matches_the_fusion():
+    """The attention the tool draws is the one HRDA fuses with: the fused
+    logits equal ``a * hr + (1 - a) * lr`` with the tool's ``a``."""
+    from mmseg.models.utils import resize
+    from mmseg.registry import MODELS
+    cfg = Config.fromfile(osp.join(REPO, CONFIGS['hrda']))
+    seg = MODELS.build(cfg.model.segmentor).eval()
+    x = torch.randn(1, 3, 64, 64)
+    label = torch.randint(0, 19, (1, 64, 64))
+    att = scale_attention(seg, x, label)
+    assert att.shape == (1, 64, 64)
+    assert float(att.min()) >= 0 and float(att.max()) <= 1
+    # by hand, at the context resolution
+    lr = resize(x, scale_factor=seg.scales[0], mode='bilinear',
+                align_corners=seg.align_corners)
+    with torch.no_grad():
+        full = seg.decode_head.get_scale_attention(seg.extract_feat(lr))
+    full = resize(full, size=(64, 64), mode='bilinear',
+                  align_corners=seg.align_corners)
+    expect = full.gather(1, label[:, None])[:, 0]
+    assert torch.allclose(att, expect)
+    mean = scale_attention(seg, x)
+    assert torch.allclose(mean, full.mean(1))
+
+
+def test_pseudo_weight_is_the_dacs_weight(synthetic_data, tmp_path):
+    """The drawn weight is DACS's: the share of teacher pixels with
+    confidence >= threshold; the darkened pixels are exactly those below."""
+    from mmseg.apis import init_model
+
+    from mmseg_uda.apis.visualize import analyse_image, render, test_pipeline
+    cfg, ckpt = _checkpoint('daformer', tmp_path)
+    model = init_model(cfg, None, device='cpu')
+    model.load_state_dict(torch.load(ckpt)['state_dict'])
+    img = _val_images(synthetic_data)[0]
+    res = analyse_image(model, test_pipeline(model.cfg), img, threshold=0.1)
+    conf = res['confidence']
+    assert res['pseudo_weight'] == pytest.approx(float((conf >= 0.1).mean()))
+    drawn = render(res)
+    from mmseg_uda.apis.vis_utils import colorize
+    full = colorize(res['pseudo_label'])
+    low = conf < 0.1
+    assert np.array_equal(drawn['pseudo_label'][~low], full[~low])
