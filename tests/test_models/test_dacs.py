@@ -138,3 +138,13 @@ def test_config_errors():
         build(predict_on='ema')
     with pytest.raises(ValueError, match='pseudo_threshold'):
         build(pseudo_threshold=1.5)
+
+
+def test_injected_preprocessor_must_match_the_segmentors():
+    seg = tiny_mit_segmentor()
+    other = dict(seg.data_preprocessor, size=(64, 64))
+    with pytest.raises(ValueError, match=r"\['size'\]"):
+        MODELS.build(tiny_dacs(data_preprocessor=other))
+    same = dict(seg.data_preprocessor)
+    model = MODELS.build(tiny_dacs(data_preprocessor=same))
+    assert model.data_preprocessor.data_preprocessor.size == (32, 32)

@@ -3,8 +3,11 @@
 # synthetic data, not for benchmarks. No ImageNet weights.
 _base_ = ['./daformer_sepaspp_mitb5.py']
 norm_cfg = dict(type='SyncBN', requires_grad=True)
+# Top level too: mmengine's Runner injects the top-level data_preprocessor
+# into the (UDA) model.
+data_preprocessor = dict(size=(128, 128))
 model = dict(
-    data_preprocessor=dict(size=(128, 128)),
+    data_preprocessor=data_preprocessor,
     backbone=dict(
         embed_dims=16,
         num_layers=[1, 1, 1, 1],

@@ -33,6 +33,31 @@ def is_stochastic_layer(module: nn.Module) -> bool:
         module).__name__ == 'DropPath'
 
 
+def _check_same_preprocessor(given, segmentor_own) -> None:
+    """The preprocessor the UDA model uses must be the segmentor's own.
+
+    mmengine's Runner injects the config's top-level ``data_preprocessor``
+    as ``model.data_preprocessor``; a config that changes only
+    ``model.segmentor.data_preprocessor`` (e.g. the crop ``size``) would
+    otherwise be silently ignored.
+    """
+    if not isinstance(given, dict) or not isinstance(segmentor_own, dict):
+        return
+    if given.get('type') == 'UDADataPreProcessor':
+        given = given.get('data_preprocessor', {})
+    diff = sorted(k for k in set(given) | set(segmentor_own)
+                  if given.get(k) != segmentor_own.get(k))
+    if diff:
+        raise ValueError(
+            'model.data_preprocessor (or the top-level `data_preprocessor` '
+            'that the Runner injects) differs from '
+            f'model.segmentor.data_preprocessor in {diff}: '
+            f'{[given.get(k) for k in diff]} vs '
+            f'{[segmentor_own.get(k) for k in diff]}; set both (mmseg '
+            'configs use `data_preprocessor = dict(size=crop_size)` and '
+            '`model = dict(data_preprocessor=data_preprocessor)`)')
+
+
 class UDABaseSegmentor(BaseSegmentor):
     """Student (trained) and optional teacher (EMA, never trained) built from
     one segmentor config.
@@ -60,11 +85,13 @@ class UDABaseSegmentor(BaseSegmentor):
                  test_cfg: OptConfigType = None,
                  pretrained: Optional[str] = None,
                  init_cfg: OptConfigType = None):
+        seg_preprocessor = segmentor.get('data_preprocessor')
         if data_preprocessor is None:
-            data_preprocessor = segmentor.get('data_preprocessor')
+            data_preprocessor = seg_preprocessor
             if data_preprocessor is None:
                 raise ValueError('model.segmentor.data_preprocessor is '
                                  'required (or set model.data_preprocessor)')
+        _check_same_preprocessor(data_preprocessor, seg_preprocessor)
         if isinstance(data_preprocessor, dict) and data_preprocessor.get(
                 'type') != 'UDADataPreProcessor':
             # A plain preprocessor (also the top-level `data_preprocessor`
