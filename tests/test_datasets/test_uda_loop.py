@@ -68,11 +68,7 @@ def test_resume_continues_the_sample_stream_without_reading_it(
     RECORD.clear()
     runner = _runner(uda_cfg, tmp_path / 'b', 8,
                      resume_from=str(tmp_path / 'a' / 'iter_6.pth'))
-    # mmengine pickles HistoryBuffer.statistics_methods (bound methods) via
-    # builtins.getattr, which torch>=2.6's weights_only load refuses; the
-    # plugin's allow-list (mmseg_uda/utils/compat.py) lacks it so far.
-    with torch.serialization.safe_globals([getattr]):
-        runner.train()
+    runner.train()  # loads through the plugin's weights-only allow-list
     assert RECORD == full[6:]
     # only the two remaining batches were loaded (batch size 2)
     assert len(calls) == 4

@@ -137,7 +137,10 @@ def test_hrda_zoo_config_parses_and_builds(benchmark):
         'pretrained/mit_b5.pth'
     assert cfg.model.segmentor.backbone.embed_dims == 64
     assert cfg.model.segmentor.backbone.num_layers == [3, 6, 40, 3]
-    assert cfg.custom_hooks == [dict(type='EMATeacherHook', alpha=0.999)]
+    assert cfg.custom_hooks == [
+        dict(type='EMATeacherHook', alpha=0.999),
+        dict(type='UDAVisualizationHook', interval=1000)
+    ]
     # resolvable the way Runner.wrap_model looks it up (no default scope)
     wrapper = ROOT_MODEL_WRAPPERS.get(cfg.model_wrapper_cfg.type)
     assert wrapper.__name__ == 'UDADistributedDataParallel'
@@ -189,7 +192,10 @@ def test_quickstart_config_builds_unchanged():
     assert cfg.model.segmentor.backbone.init_cfg is None
     _check_dataset(cfg, QUICKSTART, crop=256)
     _check_schedule(cfg, max_iters=1000, warmup=100, lr=6e-4)
-    assert cfg.custom_hooks == [dict(type='EMATeacherHook', alpha=0.999)]
+    assert cfg.custom_hooks == [
+        dict(type='EMATeacherHook', alpha=0.999),
+        dict(type='UDAVisualizationHook', interval=1000)
+    ]
     model = MODELS.build(cfg.model)
     assert sum(p.numel() for p in model.student.parameters()) < 1_000_000
 
