@@ -131,7 +131,10 @@ def prepare_data(data_dir: str, out=sys.stdout) -> Dict[str, str]:
     t0 = time.time()
     print(f'Data: generating the synthetic domain-shift data in {data_dir}',
           file=out)
-    roots = generate_synthetic_uda(data_dir, **DATA_SETTINGS)
+    os.makedirs(data_dir, exist_ok=True)
+    with open(osp.join(data_dir, 'generate.log'), 'w') as log, \
+            contextlib.redirect_stdout(log), contextlib.redirect_stderr(log):
+        roots = generate_synthetic_uda(data_dir, **DATA_SETTINGS)
     with open(marker, 'w') as f:
         json.dump(DATA_SETTINGS, f)
     print(f'Data: done in {time.time() - t0:.1f} s', file=out)
