@@ -148,3 +148,15 @@ def test_injected_preprocessor_must_match_the_segmentors():
     same = dict(seg.data_preprocessor)
     model = MODELS.build(tiny_dacs(data_preprocessor=same))
     assert model.data_preprocessor.data_preprocessor.size == (32, 32)
+
+
+def test_init_model_without_dataset_meta(tmp_path):
+    from mmengine.config import Config
+    from mmseg.apis import init_model
+    model = build()
+    ckpt = str(tmp_path / 'uda.pth')
+    torch.save(dict(state_dict=model.state_dict(), meta={}), ckpt)
+    cfg = Config(dict(model=tiny_dacs(), test_pipeline=[]))
+    loaded = init_model(cfg, ckpt, device='cpu')
+    assert loaded.decode_head is loaded.student.decode_head
+    assert loaded.dataset_meta['classes']  # derived from num_classes

@@ -122,6 +122,13 @@ class UDABaseSegmentor(BaseSegmentor):
         return unwrap(self.teacher if self.predict_on ==
                       'teacher' else self.student)
 
+    @property
+    def decode_head(self) -> nn.Module:
+        """The predicting segmentor's decode head: mmseg's tools read
+        ``model.decode_head`` (e.g. ``init_model`` for ``num_classes`` when
+        a checkpoint has no ``dataset_meta``)."""
+        return self.predict_model.decode_head
+
     def extract_feat(self, inputs: Tensor) -> List[Tensor]:
         return self.predict_model.extract_feat(inputs)
 
