@@ -11,6 +11,7 @@ import mmseg_uda  # noqa: F401  (registers the plugin)
 from mmseg_uda.utils.config_validation import validate_uda_config
 from mmseg_uda.utils.launch import (
     default_work_dir,
+    enable_amp,
     set_local_rank_env,
     setup_cpu_distributed,
 )
@@ -54,17 +55,9 @@ def main():
         cfg.merge_from_dict(args.cfg_options)
     cfg.work_dir = default_work_dir(cfg, args.config, args.work_dir)
 
-    if args.amp:
-        wrapper_type = cfg.optim_wrapper.get('type', 'OptimWrapper')
-        if wrapper_type == 'AmpOptimWrapper':
-            print_log('AMP training is already enabled in your config.',
-                      logger='current', level=logging.WARNING)
-        elif wrapper_type == 'OptimWrapper':
-            cfg.optim_wrapper.type = 'AmpOptimWrapper'
-            cfg.optim_wrapper.loss_scale = 'dynamic'
-        else:
-            raise ValueError('--amp needs optim_wrapper.type OptimWrapper, '
-                             f'got {wrapper_type!r}')
+    if args.amp and not enable_amp(cfg.optim_wrapper):
+        print_log('AMP training is already enabled in your config.',
+                  logger='current', level=logging.WARNING)
     cfg.resume = args.resume
     # Fail before building anything if the UDA pieces do not fit together.
     validate_uda_config(cfg)

@@ -71,3 +71,36 @@ def set_local_rank_env(local_rank: int) -> None:
     # torch.distributed.launch passes --local-rank; torchrun sets the env.
     if 'LOCAL_RANK' not in os.environ:
         os.environ['LOCAL_RANK'] = str(local_rank)
+
+
+def enable_amp(optim_wrapper) -> bool:
+    """``--amp``: turn ``OptimWrapper`` configs into ``AmpOptimWrapper``
+    with dynamic loss scaling, for a single wrapper or for each child of a
+    per-network config (``constructor='MultiOptimWrapperConstructor'``).
+
+    Returns:
+        bool: False if AMP was already on everywhere.
+
+    Raises:
+        ValueError: naming the key of a wrapper type AMP cannot replace.
+    """
+    if 'optimizer' in optim_wrapper or 'type' in optim_wrapper:
+        wrappers = {'optim_wrapper': optim_wrapper}
+    else:
+        wrappers = {
+            f'optim_wrapper.{name}': child
+            for name, child in optim_wrapper.items()
+            if isinstance(child, dict) and 'optimizer' in child
+        }
+    changed = False
+    for key, wrapper in wrappers.items():
+        wrapper_type = wrapper.get('type', 'OptimWrapper')
+        if wrapper_type == 'AmpOptimWrapper':
+            continue
+        if wrapper_type != 'OptimWrapper':
+            raise ValueError(f'--amp needs {key}.type OptimWrapper, got '
+                             f'{wrapper_type!r}')
+        wrapper['type'] = 'AmpOptimWrapper'
+        wrapper['loss_scale'] = 'dynamic'
+        changed = True
+    return changed
