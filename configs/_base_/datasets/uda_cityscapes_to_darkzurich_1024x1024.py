@@ -1,67 +1,14 @@
-# Cityscapes -> Dark Zurich UDA data at HRDA (full resolution, crop 1024).
-# Source resized to 2048x1024, target to 1920x1080; validation on
-# the target's val split. Prepare the data as in docs/dataset_prepare.md.
-source_data_root = 'data/cityscapes/'
+# Cityscapes -> Dark Zurich UDA data at HRDA (full resolution, crop 1024): the Cityscapes -> ACDC
+# data with Dark Zurich's night images as the target (same resolution and
+# pipelines); validation on Dark Zurich's val split.
+_base_ = ['./uda_cityscapes_to_acdc_1024x1024.py']
 target_data_root = 'data/dark_zurich/'
-crop_size = (1024, 1024)
-source_scale = (2048, 1024)
-target_scale = (1920, 1080)
-source_train_pipeline = [
-    dict(type='LoadCheckedImageFromFile'),
-    dict(type='LoadCheckedAnnotations'),
-    dict(type='Resize', scale=source_scale, keep_ratio=True),
-    dict(type='RandomCrop', crop_size=crop_size, cat_max_ratio=0.75),
-    dict(type='RandomFlip', prob=0.5),
-    dict(type='PackSegInputs'),
-]
-target_train_pipeline = [
-    dict(type='LoadCheckedImageFromFile'),
-    dict(type='Resize', scale=target_scale, keep_ratio=True),
-    dict(type='RandomCrop', crop_size=crop_size),
-    dict(type='RandomFlip', prob=0.5),
-    dict(type='PackUDAInputs'),
-]
-test_pipeline = [
-    # mmseg's own loaders: mmseg.apis and MMSegInferencer look them up by
-    # name (training pipelines use the checked loaders).
-    dict(type='LoadImageFromFile'),
-    dict(type='Resize', scale=target_scale, keep_ratio=True),
-    # labels are loaded after Resize: evaluation at the original resolution
-    dict(type='LoadAnnotations'),
-    dict(type='PackSegInputs'),
-]
 train_dataloader = dict(
-    batch_size=2,
-    num_workers=4,
-    persistent_workers=True,
-    sampler=dict(type='UDASampler', shuffle=True),
     dataset=dict(
-        type='UDADataset',
-        source=dict(
-            type='CityscapesDataset',
-            data_root=source_data_root,
-            data_prefix=dict(
-                img_path='leftImg8bit/train',
-                seg_map_path='gtFine/train'),
-            pipeline=source_train_pipeline),
         target=dict(
             type='DarkZurichUDADataset',
             data_root=target_data_root,
-            data_prefix=dict(img_path='rgb_anon/train/night'),
-            pipeline=target_train_pipeline),
-        # statistics files in the source data_root (written by the converter)
-        rare_class_sampling=dict(
-            class_temp=0.01, min_pixels=3000, min_crop_ratio=2.0)))
+            data_prefix=dict(img_path='rgb_anon/train/night'))))
 val_dataloader = dict(
-    batch_size=1,
-    num_workers=4,
-    persistent_workers=True,
-    sampler=dict(type='DefaultSampler', shuffle=False),
-    dataset=dict(
-        type='DarkZurichUDADataset',
-        data_root=target_data_root,
-        data_prefix=dict(img_path='rgb_anon/val', seg_map_path='gt/val'),
-        pipeline=test_pipeline))
+    dataset=dict(type='DarkZurichUDADataset', data_root=target_data_root))
 test_dataloader = val_dataloader
-val_evaluator = dict(type='IoUMetric', iou_metrics=['mIoU'])
-test_evaluator = val_evaluator
