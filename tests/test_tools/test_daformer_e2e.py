@@ -87,6 +87,10 @@ def test_tools_test_and_export_and_inference_apis(trained):
                      osp.join(work_dir, 'test')])
     assert proc.returncode == 0, proc.stdout[-3000:]
     assert re.search(r'mIoU: \d+\.\d+', proc.stdout)
+    proc = run_tool(['tools/test.py', cfg, ckpt, '--tta', '--work-dir',
+                     osp.join(work_dir, 'test_tta')])
+    assert proc.returncode == 0, proc.stdout[-3000:]
+    assert re.search(r'mIoU: \d+\.\d+', proc.stdout)
 
     out = osp.join(trained['tmp'], 'student.pth')
     out_cfg = osp.join(trained['tmp'], 'student_cfg.py')

@@ -129,6 +129,19 @@ class UDABaseSegmentor(BaseSegmentor):
         a checkpoint has no ``dataset_meta``)."""
         return self.predict_model.decode_head
 
+    @property
+    def num_classes(self) -> int:
+        return self.predict_model.num_classes
+
+    @property
+    def out_channels(self) -> int:
+        """Read by mmseg's ``SegTTAModel`` (``tools/test.py --tta``)."""
+        return self.predict_model.out_channels
+
+    @property
+    def align_corners(self) -> bool:
+        return self.predict_model.align_corners
+
     def extract_feat(self, inputs: Tensor) -> List[Tensor]:
         return self.predict_model.extract_feat(inputs)
 
