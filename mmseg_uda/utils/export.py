@@ -1,12 +1,12 @@
 """Export the student (or teacher) of a UDA checkpoint as a plain mmseg
 segmentor checkpoint and config."""
-import os
 import os.path as osp
-import tempfile
 from typing import Optional
 
 import torch
 from mmengine.config import Config
+
+from .reference_checkpoint import save_checkpoint_atomic
 
 
 def extract_segmentor_state(state_dict: dict, which: str = 'student') -> dict:
@@ -24,21 +24,6 @@ def extract_segmentor_state(state_dict: dict, which: str = 'student') -> dict:
         raise KeyError(f'no "{prefix}*" weights in the checkpoint; its '
                        f'top-level prefixes are {heads}')
     return out
-
-
-def atomic_torch_save(obj, path: str) -> None:
-    """``torch.save`` to a temporary file in the same folder, then rename,
-    so ``path`` is never a truncated file."""
-    folder = osp.dirname(osp.abspath(path))
-    os.makedirs(folder, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=folder, suffix='.tmp')
-    os.close(fd)
-    try:
-        torch.save(obj, tmp)
-        os.replace(tmp, path)
-    finally:
-        if osp.exists(tmp):
-            os.remove(tmp)
 
 
 def export_segmentor(config: str,
@@ -64,7 +49,7 @@ def export_segmentor(config: str,
                                                       'mmseg_version')}
     meta['exported_from'] = dict(checkpoint=osp.abspath(checkpoint),
                                  model=which)
-    atomic_torch_save(dict(state_dict=exported, meta=meta), out)
+    save_checkpoint_atomic(dict(state_dict=exported, meta=meta), out)
     if out_config is not None:
         seg_cfg = cfg.copy()
         seg_cfg.model = cfg.model.segmentor
