@@ -10,8 +10,10 @@ from mmengine.runner import Runner
 import mmseg_uda  # noqa: F401  (registers the plugin)
 from mmseg_uda.utils.config_validation import validate_uda_config
 from mmseg_uda.utils.launch import (
+    apply_randomness,
     default_work_dir,
     enable_amp,
+    relax_deterministic_algorithms,
     set_local_rank_env,
     setup_cpu_distributed,
 )
@@ -31,6 +33,20 @@ def parse_args():
         action='store_true',
         default=False,
         help='enable automatic-mixed-precision training')
+    parser.add_argument(
+        '--seed', type=int, default=None,
+        help='random seed (default: randomness.seed of the config, 0 in '
+        'the plugin runtime base)')
+    parser.add_argument(
+        '--deterministic',
+        action='store_true',
+        help='deterministic algorithms (cuDNN, torch); ops without a '
+        'deterministic CUDA kernel warn')
+    parser.add_argument(
+        '--diff-rank-seed',
+        action='store_true',
+        help='a different global seed per rank (the data stream stays '
+        'the seeded one)')
     parser.add_argument(
         '--cfg-options',
         nargs='+',
@@ -59,6 +75,8 @@ def main():
         print_log('AMP training is already enabled in your config.',
                   logger='current', level=logging.WARNING)
     cfg.resume = args.resume
+    randomness = apply_randomness(cfg, args.seed, args.deterministic,
+                                  args.diff_rank_seed)
     # Fail before building anything if the UDA pieces do not fit together.
     validate_uda_config(cfg)
     setup_cpu_distributed(cfg, args.launcher)
@@ -68,6 +86,8 @@ def main():
         runner = RUNNERS.build(cfg)
     else:
         runner = Runner.from_cfg(cfg)
+    if randomness.get('deterministic'):
+        relax_deterministic_algorithms()
     runner.train()
 
 

@@ -1,10 +1,9 @@
 """Path checks and bad-sample exclusion shared by the plugin's datasets."""
-import json
 import os.path as osp
 
-from mmengine.logging import print_log
 from mmseg.datasets import CityscapesDataset
 
+from .bad_samples import filter_bad_samples
 from .label_conversion import BAD_SAMPLES_FILE
 
 
@@ -37,26 +36,5 @@ class CheckedCityscapesLabelDataset(CityscapesDataset):
         return self._exclude_bad_samples(data_list)
 
     def _exclude_bad_samples(self, data_list):
-        if not self.bad_samples_file or not self.data_root:
-            return data_list
-        report = osp.join(self.data_root, self.bad_samples_file)
-        if not osp.isfile(report):
-            return data_list
-        with open(report) as f:
-            bad = {
-                osp.normpath(osp.join(self.data_root, b['image']))
-                for b in json.load(f)
-            }
-        if not bad:
-            return data_list
-        kept = [
-            d for d in data_list if osp.normpath(d['img_path']) not in bad
-        ]
-        if len(kept) != len(data_list):
-            print_log(
-                f'{type(self).__name__}: leaving out '
-                f'{len(data_list) - len(kept)} bad samples listed in '
-                f'{report}',
-                logger='current',
-                level=30)
-        return kept
+        return filter_bad_samples(data_list, self.data_root,
+                                  self.bad_samples_file, type(self).__name__)

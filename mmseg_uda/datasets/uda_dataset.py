@@ -14,6 +14,11 @@ worker happened to process before. Each pipeline therefore runs inside
 ``(seed, k, branch, attempt)`` and restores them afterwards: the augmented
 sample is a pure function of the seed and the global counter ``k``, whatever
 the number of workers or ranks, and after a resume.
+
+Bad samples (see :mod:`.bad_samples`): the samples listed in the
+converters' ``bad_samples.json`` are left out of source and target, and a
+sample found unreadable during training is replaced deterministically and
+reported in the batch (``BadSampleHook`` counts it).
 """
 import contextlib
 import copy
@@ -27,6 +32,12 @@ from mmengine.dataset import BaseDataset
 from mmengine.registry import DefaultScope
 from mmseg.registry import DATASETS
 
+from .bad_samples import (
+    BAD_SAMPLE_KEY,
+    exclude_reported_bad_samples,
+    load_or_replace,
+)
+from .label_conversion import BAD_SAMPLES_FILE
 from .rare_class_sampling import RareClassSampling
 from .samplers.uda_sampler import TARGET_STREAM, UDAIndex, stream_index
 
@@ -84,6 +95,14 @@ class UDADataset(torch.utils.data.Dataset):
             the source ``data_root`` (see :class:`RareClassSampling`).
         seed (int): seed used for plain-int indices. Defaults to 0.
         lazy_init (bool): defer :meth:`full_init`. Defaults to False.
+        bad_samples_file (str, optional): the converters' bad-sample report,
+            relative to each dataset's ``data_root``; its samples are left
+            out of source and target (a dataset's own ``bad_samples_file``
+            attribute wins). None disables it. Defaults to
+            ``'bad_samples.json'``.
+        max_replacements (int): a sample that cannot be read is replaced by
+            a deterministic stand-in; after this many unreadable stand-ins
+            in a row, :class:`BadSampleError` is raised. Defaults to 10.
     """
 
     def __init__(self,
@@ -91,11 +110,15 @@ class UDADataset(torch.utils.data.Dataset):
                  target: Union[dict, BaseDataset],
                  rare_class_sampling: Optional[dict] = None,
                  seed: int = 0,
-                 lazy_init: bool = False) -> None:
+                 lazy_init: bool = False,
+                 bad_samples_file: Optional[str] = BAD_SAMPLES_FILE,
+                 max_replacements: int = 10) -> None:
         self.source = _build(source)
         self.target = _build(target)
         self.rcs_cfg = copy.deepcopy(rare_class_sampling)
         self.seed = int(seed)
+        self.bad_samples_file = bad_samples_file
+        self.max_replacements = int(max_replacements)
         self.rcs: Optional[RareClassSampling] = None
         src_classes = self.source.metainfo.get('classes')
         tgt_classes = self.target.metainfo.get('classes')
@@ -127,6 +150,10 @@ class UDADataset(torch.utils.data.Dataset):
             return
         self.source.full_init()
         self.target.full_init()
+        if self.bad_samples_file:
+            # Before rare class sampling, which indexes the source samples.
+            for dataset in (self.source, self.target):
+                exclude_reported_bad_samples(dataset, self.bad_samples_file)
         if self.rcs_cfg is not None:
             cfg = dict(self.rcs_cfg)
             stats_dir = cfg.pop('stats_dir', None) or self.source.data_root
@@ -150,8 +177,18 @@ class UDADataset(torch.utils.data.Dataset):
 
     def _prepare(self, dataset, idx: int, seed: int, k: int, branch: int,
                  attempt: int = 0) -> dict:
-        with seeded_global_rngs(seed, k, branch, attempt):
-            return dataset[idx]
+        """The pipeline output of ``dataset[idx]`` for counter ``k``; an
+        unreadable sample is replaced (:func:`load_or_replace`)."""
+
+        def load(index: int, replacement: int) -> dict:
+            # replacement 0 keeps the seeds of a run without bad samples
+            entropy = (seed, k, branch, attempt) + (
+                (replacement, ) if replacement else ())
+            with seeded_global_rngs(*entropy):
+                return dataset[index]
+
+        return load_or_replace(dataset, idx, load, seed, k, branch,
+                               self.max_replacements)
 
     def __getitem__(self, index) -> dict:
         if not self._fully_initialized:
@@ -163,7 +200,10 @@ class UDADataset(torch.utils.data.Dataset):
             src_idx = k % len(self.source)
             tgt_idx = stream_index(seed, TARGET_STREAM, k, len(self.target))
         source = self._prepare(self.source, src_idx, seed, k, SOURCE_BRANCH)
-        if cls >= 0 and self.rcs is not None:
+        replaced = BAD_SAMPLE_KEY in source['data_samples'].metainfo
+        # A stand-in for an unreadable image was not drawn for the rare
+        # class: no re-crops for the class then.
+        if cls >= 0 and self.rcs is not None and not replaced:
             for attempt in range(1, self.rcs.max_recrops + 1):
                 gt = source['data_samples'].gt_sem_seg.data
                 if int((gt == cls).sum()) > self.rcs.crop_min_pixels:

@@ -104,3 +104,53 @@ def enable_amp(optim_wrapper) -> bool:
         wrapper['loss_scale'] = 'dynamic'
         changed = True
     return changed
+
+
+def apply_randomness(cfg, seed=None, deterministic: bool = False,
+                     diff_rank_seed: bool = False) -> dict:
+    """``tools/train.py --seed/--deterministic/--diff-rank-seed``: edit
+    ``cfg.randomness`` (mmengine's ``Runner.set_randomness`` arguments) and
+    keep UDA runs reproducible under them.
+
+    - ``diff_rank_seed``: mmengine then builds the training sampler with
+      ``seed=None`` (a random seed broadcast by rank 0), so two runs would
+      read different data. The sampler's seed is fixed to the run's seed
+      here instead (UDASampler shards one stream by rank, whatever the
+      global RNG seeds of the ranks).
+    - ``deterministic``: also sets ``CUBLAS_WORKSPACE_CONFIG`` (needed by
+      ``torch.use_deterministic_algorithms`` for cuBLAS on CUDA >= 10.2,
+      read when the first cuBLAS handle is created, so before the model
+      moves to the GPU). See :func:`relax_deterministic_algorithms`.
+
+    Returns:
+        dict: the resulting ``cfg.randomness``.
+    """
+    randomness = dict(cfg.get('randomness') or {})
+    if seed is not None:
+        randomness['seed'] = int(seed)
+    if deterministic:
+        randomness['deterministic'] = True
+        os.environ.setdefault('CUBLAS_WORKSPACE_CONFIG', ':4096:8')
+    if diff_rank_seed:
+        randomness['diff_rank_seed'] = True
+    if randomness.get('diff_rank_seed') and randomness.get(
+            'seed') is not None:
+        sampler = cfg.get('train_dataloader', {}).get('sampler')
+        if isinstance(sampler, dict) and sampler.get('seed') is None:
+            sampler['seed'] = int(randomness['seed'])
+    cfg.randomness = randomness
+    return randomness
+
+
+def relax_deterministic_algorithms() -> None:
+    """Keep ``torch.use_deterministic_algorithms`` on, but warn instead of
+    failing on an op that has no deterministic CUDA kernel.
+
+    Gap: mmengine's ``set_random_seed(deterministic=True)`` turns it on in
+    the strict mode, where the backward of bilinear upsampling on CUDA
+    (every decode head of the zoo resizes its logits) raises at the first
+    iteration. Called by ``tools/train.py --deterministic`` after the Runner
+    has applied its randomness settings. On CPU every op used by the UDA
+    methods is deterministic anyway.
+    """
+    torch.use_deterministic_algorithms(True, warn_only=True)

@@ -20,7 +20,13 @@ from mmseg.utils import ConfigType, OptConfigType, SampleList
 from torch import Tensor
 
 from ..losses.adversarial_loss import AdversarialLoss
-from ..utils import FirstCallCapture, grad_sync, unwrap
+from ..utils import (
+    FirstCallCapture,
+    finish_step,
+    grad_sync,
+    step_backward,
+    unwrap,
+)
 from .base import UDABaseSegmentor
 
 # Levels of the output space: (name of the discriminator child, name used
@@ -247,8 +253,7 @@ class AdaptSegNet(UDABaseSegmentor):
         log_vars.update(
             self.discriminator_step(src_probs, tgt_probs, optim_wrapper))
         for name in ['student'] + self.discriminator_names:
-            optim_wrapper[name].step()
-            optim_wrapper[name].zero_grad()
+            finish_step(optim_wrapper[name])
         return {k: v.detach() for k, v in log_vars.items()}
 
     def generator_step(
@@ -280,7 +285,7 @@ class AdaptSegNet(UDABaseSegmentor):
                     d_out, self.source_label)
             if not joint:
                 loss, logs = self.parse_losses(adv_losses)
-                optim_wrapper.backward(loss)
+                step_backward(optim_wrapper, loss)
                 log_vars.update(logs)
                 tgt_feats = None
 
@@ -295,7 +300,7 @@ class AdaptSegNet(UDABaseSegmentor):
                 losses.update(adv_losses)
                 losses.update(self._alignment_losses(src_feats, tgt_feats))
             loss, logs = self.parse_losses(losses)
-            optim_wrapper.backward(loss)
+            step_backward(optim_wrapper, loss)
             log_vars.update(logs)
         log_vars.pop('loss', None)
         detach = {k: v.detach() for k, v in src_probs.items()}, {
@@ -322,7 +327,7 @@ class AdaptSegNet(UDABaseSegmentor):
                 with self._stage(disc, wrapper, last=last):
                     loss = self.adv_loss(disc(probs[name].detach()),
                                          label) / 2
-                    wrapper.backward(loss)
+                    step_backward(wrapper, loss)
                 log_vars[f'disc.{domain}_loss{suffix}'] = loss.detach()
         return log_vars
 

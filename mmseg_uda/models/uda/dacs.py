@@ -17,8 +17,10 @@ from ..utils import (
     FirstCallCapture,
     StrongAugmentation,
     classmix_masks,
+    finish_step,
     grad_sync,
     mix,
+    step_backward,
     unwrap,
 )
 from .base import UDABaseSegmentor
@@ -181,8 +183,8 @@ class DACS(UDABaseSegmentor):
         with self._stage(optim_wrapper, last=False), capture:
             losses = self.student(src_img, src_samples, mode='loss')
             loss, logs = self.parse_losses(_prefix(losses, 'src'))
-            optim_wrapper.backward(
-                loss, retain_graph=self.feature_dist is not None)
+            step_backward(optim_wrapper, loss,
+                          retain_graph=self.feature_dist is not None)
         log_vars.update(_detached(logs))
         # Nothing may keep the source graph alive into the mixed stage.
         del losses, loss, logs
@@ -192,7 +194,7 @@ class DACS(UDABaseSegmentor):
         if self.feature_dist is not None:
             with self._stage(optim_wrapper, last=False):
                 loss = self._feature_distance(capture, src_label)
-                optim_wrapper.backward(loss)
+                step_backward(optim_wrapper, loss)
             log_vars['src.' + self.feature_dist.loss_name] = loss.detach()
             capture.calls.clear()  # the source graph can go now
 
@@ -223,7 +225,7 @@ class DACS(UDABaseSegmentor):
         with self._stage(optim_wrapper, last=self.mic is None):
             losses = self.student(mixed_img, mixed_samples, mode='loss')
             loss, logs = self.parse_losses(_prefix(losses, 'mix'))
-            optim_wrapper.backward(loss)
+            step_backward(optim_wrapper, loss)
         log_vars.update(_detached(logs))
 
         # 5) MIC: the same pseudo-labels on the masked target images.
@@ -239,11 +241,10 @@ class DACS(UDABaseSegmentor):
                     self.data_preprocessor.mean, self.data_preprocessor.std,
                     record=self.record_debug)
                 loss, logs = self.parse_losses(_prefix(losses, 'mic'))
-                optim_wrapper.backward(loss)
+                step_backward(optim_wrapper, loss)
             log_vars.update(_detached(logs))
 
-        optim_wrapper.step()
-        optim_wrapper.zero_grad()
+        finish_step(optim_wrapper)
 
         if self.record_debug:
             self.debug_output = dict(
