@@ -123,6 +123,13 @@ class HRDAEncoderDecoder(EncoderDecoder):
                 f'the first backbone call, the context scale {scales[0]}')
         if int(crop_coord_divisible) < 1:
             raise ValueError('crop_coord_divisible must be >= 1')
+        # Every side: a detail crop misaligned on one side only shifts the
+        # LR/HR fusion silently (config validation says the same earlier).
+        if hr_crop_size is not None and any(
+                int(v) % int(crop_coord_divisible) for v in hr_crop_size):
+            raise ValueError(
+                f'hr_crop_size={tuple(hr_crop_size)} is not divisible by '
+                f'crop_coord_divisible={crop_coord_divisible} on every side')
         decode_head = copy.deepcopy(decode_head)
         decode_head['scales'] = scales
         super().__init__(
