@@ -61,3 +61,37 @@ def run_tool(args, env_extra=None, timeout=900):
     return subprocess.run(
         cmd, cwd=REPO, env=env, stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT, text=True, timeout=timeout)
+
+
+def own_data_layout(roots: dict, out: str) -> dict:
+    """The synthetic data rearranged into the layout of a user's own data
+    (docs/own_data.md): a labelled source ``sim/img/*.jpg`` +
+    ``sim/ann/*.png`` (trainIds), an unlabelled flat target
+    ``real/train/*.png`` and ``real/val/{img,ann}/*.png``. Returns the
+    dataset roots ``dict(sim=..., real=..., real_val=...)`` (the target's
+    images are ``real/train``)."""
+    import glob
+    import shutil
+
+    import cv2
+    sim, real = osp.join(out, 'sim'), osp.join(out, 'real')
+    for d in ('sim/img', 'sim/ann', 'real/train', 'real/val/img',
+              'real/val/ann'):
+        os.makedirs(osp.join(out, d), exist_ok=True)
+    for img in sorted(glob.glob(osp.join(roots['gta'], 'images', '*.png'))):
+        stem = osp.splitext(osp.basename(img))[0]
+        cv2.imwrite(osp.join(sim, 'img', f'sim_{stem}.jpg'), cv2.imread(img))
+        shutil.copy(
+            osp.join(roots['gta'], 'labels', f'{stem}_labelTrainIds.png'),
+            osp.join(sim, 'ann', f'sim_{stem}.png'))
+    cs = roots['cityscapes']
+    for img in glob.glob(osp.join(cs, 'leftImg8bit', 'train', '*', '*.png')):
+        shutil.copy(img, osp.join(real, 'train', osp.basename(img).replace(
+            '_leftImg8bit', '')))
+    for img in glob.glob(osp.join(cs, 'leftImg8bit', 'val', '*', '*.png')):
+        name = osp.basename(img).replace('_leftImg8bit', '')
+        shutil.copy(img, osp.join(real, 'val', 'img', name))
+        lbl = img.replace('leftImg8bit', 'gtFine', 1).replace(
+            '_leftImg8bit.png', '_gtFine_labelTrainIds.png')
+        shutil.copy(lbl, osp.join(real, 'val', 'ann', name))
+    return dict(sim=sim, real=real, real_val=osp.join(real, 'val'))

@@ -6,6 +6,8 @@ from mmengine.config import Config, DictAction
 from mmengine.runner import Runner
 
 import mmseg_uda  # noqa: F401  (registers the plugin)
+from mmseg_uda.datasets.data_checks import check_runner_datasets
+from mmseg_uda.utils.config_validation import validate_data_folders
 from mmseg_uda.utils.launch import (
     default_work_dir,
     set_local_rank_env,
@@ -83,7 +85,10 @@ def main():
         cfg.test_evaluator['output_dir'] = args.out
         cfg.test_evaluator['keep_results'] = True
     setup_cpu_distributed(cfg, args.launcher)
+    validate_data_folders(cfg, ('test_dataloader', ))
     runner = Runner.from_cfg(cfg)
+    # Size logged; labels and class counts checked before the first batch.
+    check_runner_datasets(runner, 'test')
     runner.test()
 
 

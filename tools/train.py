@@ -8,6 +8,7 @@ from mmengine.logging import print_log
 from mmengine.runner import Runner
 
 import mmseg_uda  # noqa: F401  (registers the plugin)
+from mmseg_uda.datasets.data_checks import check_runner_datasets
 from mmseg_uda.utils.config_validation import validate_uda_config
 from mmseg_uda.utils.launch import (
     apply_randomness,
@@ -88,6 +89,9 @@ def main():
         runner = Runner.from_cfg(cfg)
     if randomness.get('deterministic'):
         relax_deterministic_algorithms()
+    # Sizes logged; labels, RCS statistics and class counts checked against
+    # the built datasets (which runner.train() then reuses).
+    check_runner_datasets(runner, 'train')
     runner.train()
 
 

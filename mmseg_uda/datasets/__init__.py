@@ -1,4 +1,6 @@
 from .acdc import ACDCDataset, DarkZurichUDADataset
+from .checked_dataset import CheckedDatasetMixin, LabelValueError
+from .folder import FolderSegDataset
 from .gta import GTA5Dataset
 from .rare_class_sampling import RareClassSampling, RCSStatsError
 from .samplers import UDAIndex, UDASampler
@@ -12,7 +14,8 @@ from .transforms import (
 from .uda_dataset import UDADataset, seeded_global_rngs
 
 __all__ = [
-    'ACDCDataset', 'DarkZurichUDADataset', 'GTA5Dataset', 'SynthiaDataset',
+    'ACDCDataset', 'CheckedDatasetMixin', 'DarkZurichUDADataset',
+    'FolderSegDataset', 'LabelValueError', 'GTA5Dataset', 'SynthiaDataset',
     'SYNTHIA_13_CLASSES', 'SYNTHIA_16_CLASSES', 'RareClassSampling',
     'RCSStatsError', 'UDAIndex', 'UDASampler', 'UDADataset',
     'seeded_global_rngs', 'GenerateValidPseudoMask', 'LoadCheckedAnnotations',

@@ -130,6 +130,13 @@ class RareClassSampling:
             raise RCSStatsError(
                 f'{stats_file!r} must hold a list and {swc_file!r} a dict '
                 '(DAFormer layout)')
+        if not stats or not swc:
+            raise RCSStatsError(
+                f'{stats_file!r} or {swc_file!r} is empty: the statistics '
+                'were written for no sample (e.g. a file pattern that '
+                'matched nothing). Write them with '
+                'tools/dataset_converters/folder.py (or the converter of '
+                'your dataset).')
         self.classes, self.freq, self.probs = class_probabilities(
             stats, self.class_temp)
         bad = [c for c in self.classes if not 0 <= c < num_classes]
@@ -151,6 +158,19 @@ class RareClassSampling:
                     'this dataset or point stats_dir to its statistics.')
             per_file[idx] = {int(k): int(v) for k, v in entry.items()
                              if k != 'file'}
+
+        #: source index -> {class: pixels} as read from the statistics
+        self.sample_stats: Dict[int, Dict[int, int]] = per_file
+        missing = [p for i, p in enumerate(seg_map_paths)
+                   if i not in per_file]
+        if missing:
+            raise RCSStatsError(
+                f'{stats_file!r} is stale: {len(missing)} of '
+                f'{len(seg_map_paths)} source samples have no entry (e.g. '
+                f'{missing[0]!r}), so rare class sampling would never draw '
+                'them. Re-run the converter on this dataset (a sample '
+                'whose label is missing or broken is then listed in '
+                'bad_samples.json and left out of the dataset).')
 
         self.samples: Dict[int, np.ndarray] = {}
         for c in self.classes:

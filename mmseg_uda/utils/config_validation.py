@@ -96,18 +96,9 @@ def _random_crops(pipeline, key):
                 yield size, f'{key}[{i}].crop_size'
 
 
-def _check_classes(cfg, errors: List[str]) -> None:
-    model = _get(cfg, 'model')
-    seg, prefix = _segmentor(model)
-    counts = []  # (key, number of classes)
-    for head, key in _heads(seg, prefix):
-        n = _get(head, 'num_classes')
-        if n is not None:
-            counts.append((f'{key}.num_classes', int(n)))
-    fd = _get(model, 'imnet_feature_dist')
-    if fd is not None and _get(fd, 'num_classes') is not None:
-        counts.append(('model.imnet_feature_dist.num_classes',
-                       int(_get(fd, 'num_classes'))))
+def _datasets(cfg) -> List[tuple]:
+    """(dataset config, key) of the training (source and target of a
+    UDADataset), validation and test datasets of ``cfg``."""
     train_ds = _get(_get(cfg, 'train_dataloader'), 'dataset')
     datasets = []
     if _get(train_ds, 'source') is not None:
@@ -121,7 +112,22 @@ def _check_classes(cfg, errors: List[str]) -> None:
         ds = _get(_get(cfg, split), 'dataset')
         if ds is not None:
             datasets.append((ds, f'{split}.dataset'))
-    for ds, key in datasets:
+    return datasets
+
+
+def _check_classes(cfg, errors: List[str]) -> None:
+    model = _get(cfg, 'model')
+    seg, prefix = _segmentor(model)
+    counts = []  # (key, number of classes)
+    for head, key in _heads(seg, prefix):
+        n = _get(head, 'num_classes')
+        if n is not None:
+            counts.append((f'{key}.num_classes', int(n)))
+    fd = _get(model, 'imnet_feature_dist')
+    if fd is not None and _get(fd, 'num_classes') is not None:
+        counts.append(('model.imnet_feature_dist.num_classes',
+                       int(_get(fd, 'num_classes'))))
+    for ds, key in _datasets(cfg):
         classes = _dataset_classes(ds)
         if classes is not None:
             counts.append((f'{key} ({_get(ds, "type")}, classes)',
@@ -155,6 +161,62 @@ def _check_rcs(cfg, errors: List[str]) -> None:
             'data_root). Generate them with the source dataset converter '
             '(e.g. tools/dataset_converters/gta.py) or set '
             f'{key}=None.')
+
+
+def _default_arg(cls, name: str):
+    """Default of ``name`` in the ``__init__`` of ``cls`` or its bases."""
+    import inspect
+    for klass in cls.__mro__:
+        init = klass.__dict__.get('__init__')
+        if init is None:
+            continue
+        param = inspect.signature(init).parameters.get(name)
+        if param is not None and param.default is not inspect._empty:
+            return param.default
+    return None
+
+
+def _has_file_ending(folder: str, suffix: str) -> bool:
+    import os
+    for _, _, files in os.walk(folder):
+        if any(f.endswith(suffix) for f in files):
+            return True
+    return False
+
+
+def _check_dataset_folders(cfg, errors: List[str],
+                           splits: Sequence[str] = ('train_dataloader',
+                                                    'val_dataloader',
+                                                    'test_dataloader')
+                           ) -> None:
+    """Every dataset's image folder exists and holds files with its
+    ``img_suffix`` (mmengine would fail on an empty dataset with "need at
+    least one array to concatenate", naming no folder)."""
+    from mmseg.registry import DATASETS
+
+    from mmseg_uda.datasets.checked_dataset import describe_other_files
+    for ds, key in _datasets(cfg):
+        if key.split('.')[0] not in splits:
+            continue
+        cls = _resolve(DATASETS, _get(ds, 'type'))
+        if cls is None or _get(ds, 'ann_file'):
+            continue
+        prefix = _get(ds, 'data_prefix') or {}
+        img_dir = _get(prefix, 'img_path')
+        if img_dir is None:
+            continue
+        img_dir = osp.join(_get(ds, 'data_root') or '', img_dir)
+        suffix = _get(ds, 'img_suffix') or _default_arg(cls, 'img_suffix')
+        if not osp.isdir(img_dir):
+            errors.append(f'{key}: the image folder {img_dir!r} '
+                          '(data_root + data_prefix.img_path) does not '
+                          'exist.')
+        elif suffix and not _has_file_ending(img_dir, suffix):
+            other = describe_other_files(img_dir, suffix)
+            errors.append(
+                f'{key}: no image ending in {suffix!r} '
+                f'({key}.img_suffix) in {img_dir!r}; the folder holds '
+                f'{other or "no other file"}.')
 
 
 def _check_target_labels(cfg, errors: List[str]) -> None:
@@ -261,17 +323,30 @@ def validate_uda_config(cfg, check_files: bool = True) -> None:
 
     Args:
         check_files: also check files the config needs before training
-            (the rare class sampling statistics).
+            (the rare class sampling statistics, a non-empty image folder
+            of every dataset).
     """
     import mmseg_uda  # noqa: F401 (types in the registries)
     errors: List[str] = []
     checks = [_check_classes, _check_target_labels, _check_uda_pieces,
               _check_hrda]
     if check_files:
-        checks.insert(1, _check_rcs)
+        checks[1:1] = [_check_rcs, _check_dataset_folders]
     for check in checks:
         check(cfg, errors)
     if errors:
         raise UDAConfigError(
             'The config does not fit together:\n' +
             '\n'.join(f'  - {e}' for e in errors))
+
+
+def validate_data_folders(cfg, splits: Sequence[str]) -> None:
+    """Raise :class:`UDAConfigError` if the image folder of a dataset of
+    ``splits`` (e.g. ``('test_dataloader',)``) is missing or holds no file
+    with its ``img_suffix``."""
+    import mmseg_uda  # noqa: F401 (types in the registries)
+    errors: List[str] = []
+    _check_dataset_folders(cfg, errors, splits)
+    if errors:
+        raise UDAConfigError('The data does not fit the config:\n' +
+                             '\n'.join(f'  - {e}' for e in errors))

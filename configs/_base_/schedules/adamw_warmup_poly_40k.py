@@ -3,6 +3,8 @@
 # poly(1.0) over all 40k iterations, exactly as the reference formula.
 optim_wrapper = dict(
     type='OptimWrapper',
+    # the optimizer never sees the EMA teacher / frozen ImageNet backbone
+    constructor='TrainableOptimWrapperConstructor',
     optimizer=dict(
         type='AdamW', lr=6e-05, betas=(0.9, 0.999), weight_decay=0.01),
     paramwise_cfg=dict(

@@ -1,3 +1,4 @@
 from .multi_optim_constructor import MultiOptimWrapperConstructor
+from .trainable_constructor import TrainableOptimWrapperConstructor
 
-__all__ = ['MultiOptimWrapperConstructor']
+__all__ = ['MultiOptimWrapperConstructor', 'TrainableOptimWrapperConstructor']

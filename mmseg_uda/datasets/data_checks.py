@@ -1,0 +1,288 @@
+"""Checks of the built datasets before the first iteration.
+
+``tools/train.py`` and ``tools/test.py`` call :func:`check_runner_datasets`
+after building the runner: it builds the data loaders that the run will use
+(mmengine builds them on first access; ``Runner.train()`` then reuses them)
+and, instead of failing hours into a run:
+
+- logs the size of every dataset (and the bad samples left out), and warns
+  about image files that the suffix leaves out (e.g. ``.JPG`` files next to
+  ``img_suffix='.jpg'``);
+- checks that the label file of every labelled sample exists (all of them:
+  a ``stat`` per file), and, on an evenly spread sample of at most
+  ``max_samples`` files per dataset, that images and labels are readable,
+  have the same size and hold only class ids of the dataset or its ignore
+  index;
+- checks that the rare class sampling statistics equal a direct count of
+  the sampled source labels (stale statistics, or statistics written for
+  fewer classes, would make RCS draw the wrong images);
+- checks that the heads and every dataset agree on the number of classes.
+
+Every problem is reported at once (:class:`DataCheckError`, a
+``ValueError``), each naming the file and the config key to fix.
+"""
+import os.path as osp
+from typing import Dict, List, Optional, Tuple
+
+import numpy as np
+from mmengine.logging import print_log
+from PIL import Image
+
+from .checked_dataset import describe_other_files
+
+#: Default number of files per dataset whose content is checked.
+DEFAULT_MAX_SAMPLES = 64
+_EXIF_ORIENTATION = 0x0112
+
+
+class DataCheckError(ValueError):
+    """The data of a run does not fit its config."""
+
+
+def _unwrap(obj):
+    return getattr(obj, 'module', obj)
+
+
+def runner_datasets(runner, mode: str) -> List[Tuple[str, str, object]]:
+    """``(name, config key, dataset)`` of the datasets a ``mode`` run uses:
+    ``'train'``: the training set(s) (``source``/``target`` of a
+    ``UDADataset``) and the validation set; ``'test'``: the test set."""
+    out = []
+    cfg = runner.cfg
+    if mode == 'train':
+        ds = runner.train_dataloader.dataset
+        key = 'train_dataloader.dataset'
+        if hasattr(ds, 'source') and hasattr(ds, 'target'):
+            out += [('source', f'{key}.source', ds.source),
+                    ('target', f'{key}.target', ds.target)]
+        else:
+            out.append(('train', key, ds))
+        if cfg.get('val_dataloader') and cfg.get('val_cfg'):
+            out.append(('val', 'val_dataloader.dataset',
+                        runner.val_dataloader.dataset))
+    elif mode == 'test':
+        out.append(('test', 'test_dataloader.dataset',
+                    runner.test_dataloader.dataset))
+    else:
+        raise ValueError(f"mode must be 'train' or 'test', got {mode!r}")
+    return out
+
+
+def sample_indices(n: int, max_samples: int) -> List[int]:
+    """All of ``range(n)`` if ``n <= max_samples``, else ``max_samples``
+    indices spread evenly (first and last included)."""
+    if n <= max_samples:
+        return list(range(n))
+    return sorted({int(i) for i in np.linspace(0, n - 1, max_samples)})
+
+
+def image_size(path: str) -> Tuple[int, int]:
+    """(H, W) of an image as OpenCV decodes it (EXIF orientation applied),
+    from the header only."""
+    with Image.open(path) as im:
+        w, h = im.size
+        if im.getexif().get(_EXIF_ORIENTATION, 1) in (5, 6, 7, 8):
+            w, h = h, w
+    return h, w
+
+
+def load_label(info: dict) -> np.ndarray:
+    """The label of a data info as mmseg's ``LoadAnnotations`` gives it to
+    training (Pillow decoding, ``reduce_zero_label``, ``label_map``), but
+    without its ``uint8`` cast, which would wrap values above 255."""
+    import mmcv
+    from mmengine import fileio
+    label = mmcv.imfrombytes(
+        fileio.get(info['seg_map_path']), flag='unchanged',
+        backend='pillow').squeeze().astype(np.int64)
+    if info.get('reduce_zero_label'):
+        label[label == 0] = 255
+        label = label - 1
+        label[label == 254] = 255
+    if info.get('label_map'):
+        mapped = label.copy()
+        for old, new in info['label_map'].items():
+            mapped[label == old] = new
+        label = mapped
+    return label
+
+
+def _num_classes(ds) -> Optional[int]:
+    classes = getattr(ds, 'metainfo', {}).get('classes')
+    return len(classes) if classes else None
+
+
+def _describe(ds) -> str:
+    img_dir = getattr(ds, 'data_prefix', {}).get('img_path')
+    suffix = getattr(ds, 'img_suffix', None)
+    where = f' {img_dir!r} (*{suffix})' if img_dir is not None else ''
+    return f'{type(ds).__name__}{where}'
+
+
+def _log_size(name: str, key: str, ds, warnings: List[str]) -> None:
+    n_bad = getattr(ds, 'num_bad_samples', 0)
+    bad = f', {n_bad} bad samples left out' if n_bad else ''
+    print_log(f'{name} dataset ({key}): {_describe(ds)}: {len(ds)} '
+              f'samples{bad}', logger='current')
+    img_dir = getattr(ds, 'data_prefix', {}).get('img_path')
+    suffix = getattr(ds, 'img_suffix', None)
+    if img_dir and suffix and not getattr(ds, 'ann_file', ''):
+        other = describe_other_files(
+            img_dir, suffix, getattr(ds, 'recursive', True),
+            images_only=True)
+        if other:
+            warnings.append(f'{key}: {img_dir!r} holds {other}, which '
+                            f'img_suffix={suffix!r} leaves out')
+
+
+def _check_labels(name: str, key: str, ds, indices: List[int],
+                  errors: List[str]) -> Dict[int, np.ndarray]:
+    """Existence of every label, content of the sampled ones; returns the
+    sampled labels that could be read (index -> label)."""
+    infos = [ds.get_data_info(i) for i in range(len(ds))]
+    missing = [d['seg_map_path'] for d in infos
+               if not osp.isfile(d['seg_map_path'])]
+    if missing:
+        ann_dir = ds.data_prefix.get('seg_map_path', '')
+        other = describe_other_files(ann_dir, ds.seg_map_suffix)
+        errors.append(
+            f'{key}: {len(missing)} of {len(infos)} label files do not '
+            f'exist, e.g. {missing[0]!r} (seg_map_suffix='
+            f'{ds.seg_map_suffix!r}; {ann_dir!r} holds '
+            f'{other or "no file with another suffix"}). Fix '
+            f'{key}.seg_map_suffix / data_prefix, or run tools/'
+            'dataset_converters/folder.py, which lists samples without a '
+            'label in bad_samples.json so that the dataset leaves them out.')
+    num_classes = _num_classes(ds)
+    ignore = getattr(ds, 'ignore_index', 255)
+    labels = {}
+    for i in indices:
+        info = infos[i]
+        if not osp.isfile(info['seg_map_path']):
+            continue
+        try:
+            label = load_label(info)
+        except Exception as e:  # noqa: BLE001 (reported)
+            errors.append(f'{key}: cannot read label file '
+                          f'{info["seg_map_path"]!r}: {e}')
+            continue
+        try:
+            size = image_size(info['img_path'])
+        except Exception as e:  # noqa: BLE001 (reported)
+            errors.append(f'{key}: cannot read image file '
+                          f'{info["img_path"]!r}: {e}')
+            continue
+        if tuple(label.shape[:2]) != size:
+            errors.append(
+                f'{key}: label file {info["seg_map_path"]!r} has size '
+                f'{label.shape[1]}x{label.shape[0]} but its image '
+                f'{info["img_path"]!r} has size {size[1]}x{size[0]} (WxH)')
+            continue
+        if num_classes:
+            bad = (label < 0) | ((label >= num_classes) & (label != ignore))
+            if bad.any():
+                errors.append(
+                    f'{key}: label file {info["seg_map_path"]!r} holds '
+                    f'values {np.unique(label[bad]).tolist()[:10]} outside '
+                    f'the {num_classes} classes and the ignore index '
+                    f'{ignore}')
+                continue
+        labels[i] = label
+    return labels
+
+
+def _check_images(key: str, ds, indices: List[int],
+                  errors: List[str]) -> None:
+    for i in indices:
+        path = ds.get_data_info(i)['img_path']
+        try:
+            image_size(path)
+        except Exception as e:  # noqa: BLE001 (reported)
+            errors.append(f'{key}: cannot read image file {path!r}: {e}')
+
+
+def _check_rcs(key: str, rcs, labels: Dict[int, np.ndarray], ds,
+               num_classes: int, errors: List[str]) -> None:
+    """The statistics of the sampled source labels equal a direct count."""
+    from .rare_class_sampling import STATS_FILE
+    stats_file = osp.join(rcs.stats_dir, STATS_FILE)
+    for i, label in labels.items():
+        counts = np.bincount(
+            label[(label >= 0) & (label < num_classes)].ravel(),
+            minlength=num_classes)
+        direct = {c: int(n) for c, n in enumerate(counts) if n}
+        stored = rcs.sample_stats.get(i, {})
+        if direct != stored:
+            diff = sorted(c for c in set(direct) | set(stored)
+                          if direct.get(c) != stored.get(c))
+            c = diff[0]
+            errors.append(
+                f'{key}.rare_class_sampling: {stats_file!r} does not match '
+                f'the label {ds.get_data_info(i)["seg_map_path"]!r}: class '
+                f'{c} has {direct.get(c, 0)} pixels in the label but '
+                f'{stored.get(c, 0)} in the statistics (classes differing: '
+                f'{diff[:10]}; statistics written for other labels or for '
+                f'fewer than {num_classes} classes?). Re-run the converter.')
+            return
+
+
+def _model_classes(runner) -> List[Tuple[str, int]]:
+    model = _unwrap(runner.model)
+    out = []
+    heads = [('model.decode_head', getattr(model, 'decode_head', None))]
+    aux = getattr(_unwrap(getattr(model, 'student', model)),
+                  'auxiliary_head', None)
+    if isinstance(aux, (list, tuple)):
+        heads += [(f'model.auxiliary_head[{i}]', h) for i, h in
+                  enumerate(aux)]
+    elif aux is not None:
+        heads.append(('model.auxiliary_head', aux))
+    for key, head in heads:
+        n = getattr(head, 'num_classes', None)
+        if n is not None:
+            out.append((f'{key}.num_classes', int(n)))
+    return out
+
+
+def check_runner_datasets(runner, mode: str = 'train',
+                          max_samples: Optional[int] = None) -> None:
+    """Build the data of a ``mode`` run of ``runner`` and check it (see the
+    module docstring); raise :class:`DataCheckError` listing every problem.
+
+    Args:
+        runner: an mmengine ``Runner`` (before ``train()``/``test()``).
+        mode: ``'train'`` or ``'test'``.
+        max_samples: files per dataset whose content is read; defaults to
+            ``cfg.data_check.max_samples`` or 64.
+    """
+    if max_samples is None:
+        max_samples = (runner.cfg.get('data_check') or {}).get(
+            'max_samples', DEFAULT_MAX_SAMPLES)
+    errors: List[str] = []
+    warnings: List[str] = []
+    counts = _model_classes(runner)
+    train_ds = runner.train_dataloader.dataset if mode == 'train' else None
+    for name, key, ds in runner_datasets(runner, mode):
+        _log_size(name, key, ds, warnings)
+        n = _num_classes(ds)
+        if n is not None:
+            counts.append((f'{key} ({type(ds).__name__}) classes', n))
+        indices = sample_indices(len(ds), max_samples)
+        labelled = len(ds) and 'seg_map_path' in ds.get_data_info(0)
+        if not labelled:
+            _check_images(key, ds, indices, errors)
+            continue
+        rcs = getattr(train_ds, 'rcs', None) if name == 'source' else None
+        labels = _check_labels(name, key, ds, indices, errors)
+        if rcs is not None and n:
+            _check_rcs('train_dataloader.dataset', rcs, labels, ds, n,
+                       errors)
+    if len({n for _, n in counts}) > 1:
+        errors.append('the number of classes differs: ' + ', '.join(
+            f'{k} = {n}' for k, n in counts))
+    for w in warnings:
+        print_log(w, logger='current', level=30)
+    if errors:
+        raise DataCheckError(
+            'The data does not fit the config (checked before the first '
+            'iteration):\n' + '\n'.join(f'  - {e}' for e in errors))
