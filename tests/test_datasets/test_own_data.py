@@ -25,6 +25,7 @@ from mmseg_uda.datasets import (
     UDADataset,
     data_checks,
 )
+from mmseg_uda.datasets.bad_samples import BAD_SAMPLE_KEY
 from mmseg_uda.datasets.data_checks import (
     DataCheckError,
     check_runner_datasets,
@@ -167,6 +168,11 @@ def test_row_label_value_40_in_a_source_label(own):
            if src.get_data_info(i)['seg_map_path'] == bad][0]
     with pytest.raises(LabelValueError, match=r'sim_00003\.png.*\[40\]'):
         src[idx]
+    # In UDA training the bad-sample policy replaces the sample and reports
+    # the file and the value with the batch (BadSampleHook counts it).
+    item = UDADataset(source_cfg(own), target_cfg(own))[idx]
+    replaced = item['source']['data_samples'].metainfo[BAD_SAMPLE_KEY]
+    assert replaced[0]['path'] == bad and '[40]' in replaced[0]['error']
 
 
 def test_row_label_value_40_in_a_val_label(own):
