@@ -52,6 +52,18 @@ def short_cfg(config: str, roots: dict, work_dir: str, max_iters: int,
     return cfg
 
 
+def load_tool(rel_path: str):
+    """A script of the repository (e.g. ``tools/analysis_tools/x.py``)
+    imported as a module, to call its ``main(argv)`` in-process."""
+    import importlib.util
+    name = osp.splitext(osp.basename(rel_path))[0]
+    spec = importlib.util.spec_from_file_location(
+        name, osp.join(REPO, rel_path))
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
 def run_tool(args, env_extra=None, timeout=900):
     """Run ``python tools/...`` (or a shell script) from the repository;
     returns the completed process (stdout+stderr in ``.stdout``)."""

@@ -124,7 +124,8 @@ def analyse_image(model, pipeline: Compose, img_path: str,
 
 
 def render(result: Dict, name: str = '') -> Dict[str, np.ndarray]:
-    """RGB images of one :func:`analyse_image` result: ``pred``,
+    """RGB images of one :func:`analyse_image` result: ``pred``, ``gt``
+    (when the result has the ground truth),
     ``pseudo_label`` (pixels below the threshold darkened), ``confidence``,
     ``attention`` and ``panel`` (all of them side by side, with titles and a
     class legend)."""
@@ -132,6 +133,11 @@ def render(result: Dict, name: str = '') -> Dict[str, np.ndarray]:
     titles, panels = ['image', 'prediction'], [result['image'],
                                                 images['pred']]
     labels = [result['pred']]
+    if 'gt' in result:
+        images['gt'] = colorize(result['gt'])
+        titles.append('ground truth')
+        panels.append(images['gt'])
+        labels.append(result['gt'])
     if 'pseudo_label' in result:
         pl = colorize(result['pseudo_label'])
         low = result['confidence'] < result['threshold']
@@ -167,3 +173,14 @@ def list_images(paths: List[str], max_images: Optional[int] = None
         else:
             raise FileNotFoundError(p)
     return files[:max_images] if max_images else files
+
+
+def val_samples(cfg) -> Dict[str, dict]:
+    """Data infos of the config's validation set, by normalised image path
+    (``img_path``, ``seg_map_path`` when it has labels, ...)."""
+    from mmengine.registry import init_default_scope
+    from mmseg.registry import DATASETS
+    init_default_scope(cfg.get('default_scope', 'mmseg'))
+    dataset = DATASETS.build(cfg.val_dataloader.dataset)
+    infos = (dataset.get_data_info(i) for i in range(len(dataset)))
+    return {osp.normpath(info['img_path']): info for info in infos}

@@ -2,7 +2,6 @@
 pseudo-labels and confidence of UDA checkpoints, HRDA scale attention, on
 the synthetic target images (checkpoints of untrained tiny models)."""
 import glob
-import importlib.util
 import json
 import os.path as osp
 
@@ -13,7 +12,7 @@ import torch
 from mmengine.config import Config
 
 from mmseg_uda.apis.visualize import scale_attention
-from tests.helpers import REPO
+from tests.helpers import REPO, load_tool
 
 CONFIGS = {
     'daformer': 'configs/quickstart/'
@@ -25,11 +24,7 @@ CONFIGS = {
 
 
 def _tool():
-    path = osp.join(REPO, 'tools/analysis_tools/visualize_uda.py')
-    spec = importlib.util.spec_from_file_location('visualize_uda', path)
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
+    return load_tool('tools/analysis_tools/visualize_uda.py')
 
 
 def _checkpoint(name, tmp_path):
@@ -123,3 +118,27 @@ def test_pseudo_weight_is_the_dacs_weight(synthetic_data, tmp_path):
     full = colorize(res['pseudo_label'])
     low = conf < 0.1
     assert np.array_equal(drawn['pseudo_label'][~low], full[~low])
+
+
+def test_validation_images_are_drawn_with_their_ground_truth(
+        synthetic_data, tmp_path):
+    """Without image arguments the tool takes the config's val set and
+    draws each image's own label (rules out a missing, shifted or
+    mismatched ground-truth column)."""
+    from mmseg_uda.apis.vis_utils import colorize
+    cfg, ckpt = _checkpoint('source-only', tmp_path)
+    out = str(tmp_path / 'vis')
+    summary = _tool().main([
+        cfg, ckpt, '--max-images', '2', '--out-dir', out, '--cfg-options',
+        f'val_dataloader.dataset.data_root={synthetic_data["cityscapes"]}'])
+    assert [e['image'] for e in summary] == _val_images(synthetic_data)[:2]
+    for entry in summary:
+        assert set(entry['files']) == {'pred', 'gt', 'panel'}
+        label = cv2.imread(entry['image'].replace(
+            'leftImg8bit', 'gtFine', 1).replace(
+                '_leftImg8bit.png', '_gtFine_labelTrainIds.png'),
+            cv2.IMREAD_UNCHANGED)
+        drawn = cv2.imread(entry['files']['gt'])[..., ::-1]
+        assert np.array_equal(drawn, colorize(label))
+        panel = cv2.imread(entry['files']['panel'])
+        assert panel.shape[1] == 3 * label.shape[1] + 2 * 4

@@ -3,7 +3,11 @@
 given images, as PNGs.
 
     python tools/analysis_tools/visualize_uda.py CONFIG CHECKPOINT \\
-        IMG_OR_DIR [...] [--out-dir work_dirs/visualize_uda]
+        [IMG_OR_DIR ...] [--out-dir work_dirs/visualize_uda]
+
+Without IMG_OR_DIR, the images of the config's validation set are used.
+An image of the validation set is drawn with its ground truth when the set
+has labels (``<stem>_gt.png`` and a panel column).
 
 Per image ``<stem>``: ``<stem>_pred.png``, ``<stem>_pseudo_label.png``
 (pixels below the pseudo-label threshold darkened),
@@ -31,14 +35,18 @@ from mmseg_uda.apis.visualize import (
     list_images,
     render,
     test_pipeline,
+    val_samples,
 )
+from mmseg_uda.datasets.data_checks import load_label
 
 
 def parse_args(argv=None):
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument('config')
     p.add_argument('checkpoint')
-    p.add_argument('images', nargs='+', help='image files or folders')
+    p.add_argument(
+        'images', nargs='*',
+        help='image files or folders (default: the validation set)')
     p.add_argument('--out-dir', default='work_dirs/visualize_uda')
     p.add_argument('--max-images', type=int, default=None)
     p.add_argument('--device', default='cpu')
@@ -69,10 +77,22 @@ def main(argv=None):
         classes=CITYSCAPES_CLASSES, palette=CITYSCAPES_PALETTE.tolist())
     pipeline = test_pipeline(model.cfg)
     os.makedirs(args.out_dir, exist_ok=True)
+    if args.images:
+        paths = list_images(args.images, args.max_images)
+        try:
+            val = val_samples(cfg)
+        except (OSError, ValueError):  # no usable val set: no ground truth
+            val = {}
+    else:
+        val = val_samples(cfg)
+        paths = sorted(val)[:args.max_images]
     summary = []
-    for path in list_images(args.images, args.max_images):
+    for path in paths:
         stem = osp.splitext(osp.basename(path))[0]
         result = analyse_image(model, pipeline, path, args.threshold)
+        info = val.get(osp.normpath(path), {})
+        if info.get('seg_map_path'):
+            result['gt'] = load_label(info)
         entry = dict(image=path, files={})
         for kind, rgb in render(result).items():
             out = osp.join(args.out_dir, f'{stem}_{kind}.png')
