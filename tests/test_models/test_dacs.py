@@ -132,8 +132,12 @@ def test_plain_segmentor_checkpoint_initialises_student_and_teacher():
 
 
 def test_config_errors():
-    with pytest.raises(TypeError, match='FCNHead'):
-        MODELS.build(tiny_dacs(segmentor=tiny_mit_segmentor(head='FCNHead')))
+    # any per-pixel mmseg head is accepted now; a loss that cannot take
+    # per-pixel weights is refused at build time, naming head and loss
+    segmentor = tiny_mit_segmentor(head='FCNHead')
+    segmentor.decode_head.loss_decode = dict(type='DiceLoss')
+    with pytest.raises(TypeError, match='decode_head .FCNHead.*DiceLoss'):
+        MODELS.build(tiny_dacs(segmentor=segmentor))
     with pytest.raises(ValueError, match='predict_on'):
         build(predict_on='ema')
     with pytest.raises(ValueError, match='pseudo_threshold'):

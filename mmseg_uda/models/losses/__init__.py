@@ -5,16 +5,21 @@ from .feature_distance import (
                                downscale_label_majority,
 )
 from .masked_consistency import (  # noqa: F401
-    MaskedImageConsistency,
-    capture_head_logits,
+                               MaskedImageConsistency,
+                               capture_head_logits,
 )
 from .pfr_loss import (  # noqa: F401
-    PFRLoss,
-    gram_matrix,
-    pairwise_distance,
+                               PFRLoss,
+                               gram_matrix,
+                               pairwise_distance,
+)
+from .pixel_weighted_loss import (
+                               PixelWeightedLoss,
+                               SegWeightScope,
+                               add_pixel_weights,
 )
 
 __all__ = [
-    'CITYSCAPES_THING_CLASSES', 'FeatureDistanceLoss',
-    'downscale_label_majority'
+    'CITYSCAPES_THING_CLASSES', 'FeatureDistanceLoss', 'PixelWeightedLoss',
+    'SegWeightScope', 'add_pixel_weights', 'downscale_label_majority'
 ]

@@ -56,6 +56,8 @@ class FeatureDistanceLoss(nn.Module):
         num_classes: classes of the label maps.
         scale_min_ratio: majority ratio below which a cell is ignored.
         loss_weight: ``lambda`` (0.005).
+        feature_level: which output of the backbone is compared (an index
+            into its tuple of levels; -1, the deepest, as DAFormer).
     """
 
     def __init__(self,
@@ -64,8 +66,10 @@ class FeatureDistanceLoss(nn.Module):
                  scale_min_ratio: float = 0.75,
                  ignore_index: int = 255,
                  loss_weight: float = 0.005,
-                 loss_name: str = 'loss_imnet_feat_dist'):
+                 loss_name: str = 'loss_imnet_feat_dist',
+                 feature_level: int = -1):
         super().__init__()
+        self.feature_level = int(feature_level)
         self.register_buffer(
             'classes', torch.as_tensor(list(classes), dtype=torch.long),
             persistent=False)

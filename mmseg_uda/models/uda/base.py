@@ -15,11 +15,14 @@ from ..utils.ddp import unwrap
 
 def _drop_pretrained(cfg):
     """Copy of ``cfg`` without ``init_cfg=dict(type='Pretrained')`` entries
-    (the teacher is copied from the student, so loading is wasted)."""
+    and ``pretrained`` paths (mmseg's ResNet configs) (the teacher is copied
+    from the student, so loading is wasted)."""
     if isinstance(cfg, dict):
         return type(cfg)({
-            k: (None if k == 'init_cfg' and isinstance(v, dict)
-                and v.get('type') == 'Pretrained' else _drop_pretrained(v))
+            k: (None if (k == 'init_cfg' and isinstance(v, dict)
+                         and v.get('type') == 'Pretrained') or (
+                             k == 'pretrained' and isinstance(v, str)) else
+                _drop_pretrained(v))
             for k, v in cfg.items()
         })
     if isinstance(cfg, list):
@@ -45,8 +48,10 @@ def _check_same_preprocessor(given, segmentor_own) -> None:
         return
     if given.get('type') == 'UDADataPreProcessor':
         given = given.get('data_preprocessor', {})
+    # `_scope_` is bookkeeping that mmengine adds to dicts of configs
+    # inherited across packages (`mmseg::`), not a preprocessor setting.
     diff = sorted(k for k in set(given) | set(segmentor_own)
-                  if given.get(k) != segmentor_own.get(k))
+                  if k != '_scope_' and given.get(k) != segmentor_own.get(k))
     if diff:
         raise ValueError(
             'model.data_preprocessor (or the top-level `data_preprocessor` '
@@ -56,6 +61,30 @@ def _check_same_preprocessor(given, segmentor_own) -> None:
             f'{[segmentor_own.get(k) for k in diff]}; set both (mmseg '
             'configs use `data_preprocessor = dict(size=crop_size)` and '
             '`model = dict(data_preprocessor=data_preprocessor)`)')
+
+
+def _with_pad_size(segmentor: ConfigType, given) -> ConfigType:
+    """``segmentor`` with the pad ``size``/``size_divisor`` of the given
+    preprocessor when its own has neither.
+
+    mmseg's model bases (``mmseg::_base_/models/*.py``) leave the pad size
+    to the experiment (``data_preprocessor = dict(size=crop_size)``, which
+    the Runner injects into the UDA model); the segmentor built from
+    ``_base_.model`` must pad the same way.
+    """
+    own = segmentor.get('data_preprocessor')
+    if isinstance(given, dict) and given.get('type') == 'UDADataPreProcessor':
+        given = given.get('data_preprocessor')
+    if not isinstance(own, dict) or not isinstance(given, dict):
+        return segmentor
+    pad = {k: given[k] for k in ('size', 'size_divisor')
+           if given.get(k) is not None}
+    if not pad or own.get('size') is not None or own.get(
+            'size_divisor') is not None:
+        return segmentor
+    segmentor = copy.deepcopy(segmentor)
+    segmentor['data_preprocessor'].update(pad)
+    return segmentor
 
 
 class UDABaseSegmentor(BaseSegmentor):
@@ -85,6 +114,7 @@ class UDABaseSegmentor(BaseSegmentor):
                  test_cfg: OptConfigType = None,
                  pretrained: Optional[str] = None,
                  init_cfg: OptConfigType = None):
+        segmentor = _with_pad_size(segmentor, data_preprocessor)
         seg_preprocessor = segmentor.get('data_preprocessor')
         if data_preprocessor is None:
             data_preprocessor = seg_preprocessor
@@ -161,8 +191,9 @@ class UDABaseSegmentor(BaseSegmentor):
     def loss(self, inputs: Tensor, data_samples: SampleList) -> dict:
         """Supervised loss of the student on a plain (labelled) batch; the
         UDA objective needs several backward passes and lives in
-        ``train_step``."""
-        return unwrap(self.student).loss(inputs, data_samples)
+        ``train_step``. Through ``forward`` (not ``student.loss``), so the
+        samples' ``seg_weight`` reaches wrapped losses."""
+        return unwrap(self.student)(inputs, data_samples, mode='loss')
 
     # -- modes and checkpoints ---------------------------------------------
     def train(self, mode: bool = True):

@@ -2,10 +2,12 @@
 teacher pseudo-labels, ClassMix with strong augmentation, and the optional
 ImageNet feature distance."""
 import copy
+import logging
 from contextlib import contextmanager, nullcontext
 from typing import Dict, List, Optional, Tuple
 
 import torch
+from mmengine.logging import print_log
 from mmengine.optim import OptimWrapper
 from mmengine.structures import PixelData
 from mmseg.registry import MODELS
@@ -13,6 +15,7 @@ from mmseg.structures import SegDataSample
 from mmseg.utils import ConfigType, OptConfigType
 from torch import Tensor
 
+from ..losses.pixel_weighted_loss import add_pixel_weights
 from ..utils import (
     FirstCallCapture,
     StrongAugmentation,
@@ -82,9 +85,10 @@ class DACS(UDABaseSegmentor):
     ranks once, in the last backward; then one optimizer step.
 
     Args:
-        segmentor: any mmseg segmentor config whose decode head supports
-            per-pixel weights (``seg_weight``, see
-            ``models/decode_heads/pixel_weighted.py``).
+        segmentor: any mmseg segmentor config with per-pixel decode and
+            auxiliary heads: their losses are made to apply
+            ``data_sample.seg_weight`` (see
+            ``models/losses/pixel_weighted_loss.py``).
         pseudo_threshold: confidence threshold of the pseudo-label weight.
         pseudo_weight_ignore_top, pseudo_weight_ignore_bottom: rows of the
             target crop whose pseudo-label weight is 0 (DAFormer: 15, 120).
@@ -93,8 +97,9 @@ class DACS(UDABaseSegmentor):
         color_jitter_strength, color_jitter_prob, blur: the strong
             augmentation of the mixed images.
         imnet_feature_dist: config of a ``FeatureDistanceLoss`` (or None to
-            disable the ImageNet feature distance); builds a frozen copy of
-            the segmentor's backbone with its pretrained weights.
+            disable the ImageNet feature distance) on the backbone level
+            ``feature_level`` of its config; builds a frozen copy of the
+            segmentor's backbone with its pretrained weights.
         mic: config of a ``MaskedImageConsistency`` (or None): adds the
             masked image consistency loss as the last stage of the step
             (MIC, SPEC 2.7), with the pseudo-labels of this method.
@@ -120,13 +125,9 @@ class DACS(UDABaseSegmentor):
         if not 0.0 <= pseudo_threshold <= 1.0:
             raise ValueError('pseudo_threshold must be in [0, 1], got '
                              f'{pseudo_threshold}')
-        head = unwrap(self.student).decode_head
-        if not getattr(head, 'supports_seg_weight', False):
-            raise TypeError(
-                f'DACS needs per-pixel loss weights, but the decode head '
-                f'{type(head).__name__} ignores data_sample.seg_weight; use a '
-                'head of mmseg_uda (e.g. DAFormerHead) or one with '
-                'PixelWeightedLossMixin')
+        # Every decode/auxiliary head of the student applies
+        # data_sample.seg_weight (or the build fails naming the head).
+        add_pixel_weights(unwrap(self.student))
         self.pseudo_threshold = pseudo_threshold
         self.ignore_top = pseudo_weight_ignore_top
         self.ignore_bottom = pseudo_weight_ignore_bottom
@@ -140,7 +141,7 @@ class DACS(UDABaseSegmentor):
         if imnet_feature_dist is not None:
             self.feature_dist = MODELS.build(imnet_feature_dist)
             self.imnet_backbone = MODELS.build(
-                copy.deepcopy(segmentor['backbone']))
+                imagenet_backbone_cfg(segmentor))
             self.imnet_backbone.requires_grad_(False)
         self.mic = MODELS.build(mic) if mic is not None else None
         # Filled by the last train_step when ``record_debug`` is set (by
@@ -283,13 +284,51 @@ class DACS(UDABaseSegmentor):
 
     def _feature_distance(self, capture: FirstCallCapture,
                           label: Tensor) -> Tensor:
-        feats = capture.output
+        level = self.feature_dist.feature_level
         with torch.no_grad():
             imnet_feats = self.imnet_backbone(capture.input)
-        last = feats[-1] if isinstance(feats, (list, tuple)) else feats
-        imnet_last = imnet_feats[-1] if isinstance(
-            imnet_feats, (list, tuple)) else imnet_feats
-        return self.feature_dist(last, imnet_last, label)
+        return self.feature_dist(
+            select_level(capture.output, level),
+            select_level(imnet_feats, level), label)
+
+
+def imagenet_backbone_cfg(segmentor: ConfigType) -> dict:
+    """Config of the frozen ImageNet copy of the segmentor's backbone.
+
+    mmseg configs give the ImageNet weights either in
+    ``backbone.init_cfg`` (MiT, Swin, ConvNeXt) or as the segmentor's
+    ``pretrained`` (ResNet's ``open-mmlab://resnet101_v1c``), which
+    ``EncoderDecoder`` hands to the backbone as ``backbone.pretrained``; the
+    copy gets them the same way.
+    """
+    cfg = copy.deepcopy(segmentor['backbone'])
+    pretrained = segmentor.get('pretrained')
+    if pretrained is not None:
+        cfg['pretrained'] = pretrained
+    init = cfg.get('init_cfg') or {}
+    if pretrained is None and not cfg.get('pretrained') and (
+            not isinstance(init, dict) or init.get('type') != 'Pretrained'):
+        print_log(
+            'imnet_feature_dist: the backbone '
+            f'{cfg.get("type")} has no ImageNet weights (neither '
+            'backbone.init_cfg=dict(type="Pretrained") nor pretrained), so '
+            'the feature distance pulls towards a randomly initialised '
+            'network', logger='current', level=logging.WARNING)
+    return cfg
+
+
+def select_level(feats, level: int) -> Tensor:
+    """Level ``level`` of a backbone's outputs (a tensor is one level)."""
+    if isinstance(feats, Tensor):
+        if level not in (0, -1):
+            raise IndexError(f'feature_level={level}: the backbone returns '
+                             'one feature map')
+        return feats
+    try:
+        return feats[level]
+    except IndexError:
+        raise IndexError(f'feature_level={level}: the backbone returns '
+                         f'{len(feats)} feature levels') from None
 
 
 def _detached(logs: dict) -> dict:
