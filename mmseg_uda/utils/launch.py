@@ -126,6 +126,9 @@ def apply_randomness(cfg, seed=None, deterministic: bool = False,
         dict: the resulting ``cfg.randomness``.
     """
     randomness = dict(cfg.get('randomness') or {})
+    # mmengine's default for configs without one (e.g. mmseg's runtime
+    # base): Runner.set_randomness requires the argument.
+    randomness.setdefault('seed', None)
     if seed is not None:
         randomness['seed'] = int(seed)
     if deterministic:

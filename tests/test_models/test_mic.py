@@ -374,6 +374,8 @@ def test_zoo_configs():
 def _base_experiment(path):
     name = osp.basename(path).replace('mic-', '')
     folder = 'daformer' if name.startswith('daformer') else 'hrda'
+    if name.startswith('dacs'):  # DACS on an mmseg model (configs/dacs)
+        folder = 'dacs'
     if 'synthetic' in name:
         folder = 'quickstart'
     return osp.join(REPO, 'configs', folder, name)
