@@ -292,3 +292,23 @@ def test_hrda_around_an_mmseg_head():
     assert 'mix.decode.hr.loss_ce' in logs and 'src.loss_imnet_feat_dist' \
         in logs
     assert any(k.startswith('decode_head.scale_attention') for k in changed)
+
+
+def test_pad_size_of_the_experiment_reaches_an_mmseg_model_base():
+    """mmseg's model bases leave the pad size to the experiment
+    (``data_preprocessor = dict(size=crop_size)``, injected by the Runner,
+    with the ``_scope_`` mmengine adds to ``mmseg::`` configs): the UDA
+    model and its segmentor both pad to it. A real difference still fails.
+    Rules out: the segmentor training unpadded (mmseg asserts) or a
+    spurious mismatch on ``_scope_``."""
+    segmentor = shrunk_model(DLV3P)
+    del segmentor.data_preprocessor['size']
+    given = dict(segmentor.data_preprocessor, size=(CROP, CROP),
+                 _scope_='mmseg')
+    model = build_dacs(segmentor, init=False, imnet_feature_dist=None,
+                       data_preprocessor=given)
+    assert model.student.data_preprocessor.size == (CROP, CROP)
+    assert model.data_preprocessor.data_preprocessor.size == (CROP, CROP)
+    with pytest.raises(ValueError, match=r"\['std'\]"):
+        build_dacs(segmentor, init=False, imnet_feature_dist=None,
+                   data_preprocessor=dict(given, std=[1.0, 1.0, 1.0]))
