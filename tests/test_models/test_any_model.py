@@ -312,3 +312,30 @@ def test_pad_size_of_the_experiment_reaches_an_mmseg_model_base():
     with pytest.raises(ValueError, match=r"\['std'\]"):
         build_dacs(segmentor, init=False, imnet_feature_dist=None,
                    data_preprocessor=dict(given, std=[1.0, 1.0, 1.0]))
+
+
+def test_which_mmseg_heads_take_pixel_weights():
+    """Every per-pixel head class mmseg registers is accepted (the issue's
+    list among them) and the ones that compute their loss on other targets
+    are refused. Rules out: an allow-list that misses mmseg's heads, or a
+    check that lets PointHead/STDCHead/EncHead through."""
+    import mmseg.models.decode_heads as heads
+    from mmseg.models.decode_heads.decode_head import BaseDecodeHead
+
+    from mmseg_uda.models.losses.pixel_weighted_loss import (
+        non_per_pixel_loss_method,
+    )
+    classes = {n: c for n, c in vars(heads).items() if isinstance(c, type)
+               and issubclass(c, BaseDecodeHead) and c is not BaseDecodeHead}
+    accepted = {n for n, c in classes.items()
+                if non_per_pixel_loss_method(c) is None}
+    assert accepted >= {
+        'SegformerHead', 'DepthwiseSeparableASPPHead', 'ASPPHead', 'UPerHead',
+        'PSPHead', 'FCNHead', 'DAHead', 'ISAHead', 'SETRUPHead',
+        'SegmenterMaskTransformerHead', 'OCRHead', 'SETRMLAHead', 'FPNHead',
+        'LightHamHead', 'DPTHead', 'PSAHead', 'CCHead'}
+    refused = set(classes) - accepted
+    assert refused >= {'PointHead', 'STDCHead', 'EncHead', 'DDRHead',
+                       'PIDHead'}
+    assert non_per_pixel_loss_method(classes['PointHead']) == (
+        'PointHead.loss')

@@ -169,6 +169,18 @@ def iter_heads(segmentor: nn.Module) -> Iterator[Tuple[str, nn.Module]]:
             yield attr, heads
 
 
+def non_per_pixel_loss_method(cls: type) -> Optional[str]:
+    """``'Class.method'`` of the ``loss``/``loss_by_feat`` override that
+    makes the head class ``cls`` (a ``BaseDecodeHead`` subclass) compute its
+    loss on something else than the label map, or None."""
+    for method, known in (('loss', _PER_PIXEL_LOSS),
+                          ('loss_by_feat', _PER_PIXEL_LOSS_BY_FEAT)):
+        if getattr(cls, method) not in known:
+            owner = next(c for c in cls.__mro__ if method in vars(c))
+            return f'{owner.__name__}.{method}'
+    return None
+
+
 def check_pixel_weightable(name: str, head: nn.Module) -> None:
     """Raise ``TypeError`` (naming the head and why) unless the head's loss
     is a per-pixel loss on the label map that can take ``seg_weight``."""
@@ -180,14 +192,11 @@ def check_pixel_weightable(name: str, head: nn.Module) -> None:
             'Mask2FormerHead/MaskFormerHead match predicted masks to ground-'
             'truth segments; there is no per-pixel loss to weight with the '
             'pseudo-label confidence). Use a per-pixel head.')
-    cls = type(head)
-    if cls.loss not in _PER_PIXEL_LOSS or (cls.loss_by_feat
-                                           not in _PER_PIXEL_LOSS_BY_FEAT):
-        method = 'loss' if cls.loss not in _PER_PIXEL_LOSS else 'loss_by_feat'
-        owner = next(c.__name__ for c in cls.__mro__ if method in vars(c))
+    method = non_per_pixel_loss_method(type(head))
+    if method is not None:
         raise TypeError(
             f'{name} ({kind}) cannot take per-pixel loss weights: '
-            f'{owner}.{method} computes its loss on targets other than the '
+            f'{method} computes its loss on targets other than the '
             'per-pixel label map (points, boundaries, masks or image-level '
             'targets), so data_sample.seg_weight cannot be applied to it. '
             'Use a per-pixel head (e.g. FCNHead, ASPPHead, '

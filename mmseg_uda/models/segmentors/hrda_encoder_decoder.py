@@ -113,7 +113,9 @@ class HRDAEncoderDecoder(EncoderDecoder):
                  feature_scale: Optional[float] = None):
         if auxiliary_head is not None:
             raise NotImplementedError(
-                'HRDAEncoderDecoder does not support auxiliary heads')
+                'HRDAEncoderDecoder does not support auxiliary heads (as the '
+                'reference): set auxiliary_head=None in the segmentor, e.g. '
+                'when wrapping an mmseg config that has one')
         scales = sorted(scales)
         if len(scales) != 2 or scales[0] > scales[1]:
             raise ValueError(f'HRDA needs two scales, got {scales}')
