@@ -303,7 +303,7 @@ def test_zoo_configs_build_with_their_optimizers(config):
     sgd = optim['student'].optimizer
     assert sgd.defaults['momentum'] == 0.9
     assert sgd.defaults['weight_decay'] == 5e-4
-    # frozen ImageNet BN (batch of one), classifiers at 10x lr
+    # BN affine parameters frozen (as the reference), classifiers at 10x lr
     bn = model.student.backbone.layer1[0].bn1
     assert not bn.weight.requires_grad
     lrs = {id(p): g['lr'] for g in sgd.param_groups for p in g['params']}

@@ -163,11 +163,13 @@ def test_pfr_losses_use_stage_outputs_of_the_training_forward():
             'disc.tgt_loss'} <= set(logs)
 
 
-def test_pfr_gradient_is_the_sum_of_the_terms():
+@pytest.mark.parametrize('align', ['source_to_target', 'both'])
+def test_pfr_gradient_is_the_sum_of_the_terms(align):
     """The joint backward equals the gradient of L_seg + 0.002 L_adv +
-    0.004 L_pfr, and the alignment term moves source and target
-    features (gradient through both domains)."""
-    model = build_pfr()
+    0.004 L_pfr, with the target side of L_pfr detached under the default
+    direction (rules out a model that ignores ``align`` or detaches the
+    wrong side), and the alignment term changes the backbone gradient."""
+    model = build_pfr(align=align)
     optim = build_optim(model)
     data = model.data_preprocessor(uda_batch(n=2, size=32), True)
     src, tgt = data['source'], data['target']
@@ -183,6 +185,8 @@ def test_pfr_gradient_is_the_sum_of_the_terms():
     s_logits, s_aux, s_feats = model._seg_forward(src['inputs'])
     seg = sum(v for k, v in model._seg_losses(
         s_logits, s_aux, src['data_samples']).items() if 'loss' in k)
+    if align == 'source_to_target':
+        t_feats = [f.detach() for f in t_feats]
     pfr = sum(model.pfr_loss(s_feats, t_feats).values())
     (seg + adv + pfr).backward(retain_graph=True)
     for k, p in model.student.named_parameters():
@@ -192,3 +196,43 @@ def test_pfr_gradient_is_the_sum_of_the_terms():
     (seg + adv).backward()
     stem = model.student.backbone.stem[0].weight
     assert not torch.allclose(stem.grad, joint['backbone.stem.0.weight'])
+
+
+@pytest.mark.parametrize('align,src_grad,tgt_grad', [
+    ('source_to_target', True, False),
+    ('target_to_source', False, True),
+    ('both', True, True),
+])
+def test_pfr_alignment_direction(align, src_grad, tgt_grad):
+    """With the paper's default (source aligned to target) no gradient of
+    L_pfr reaches the target-side features; the other directions move the
+    side they name (rules out aligning both ways by default, the earlier
+    behaviour, and a swapped detach)."""
+    model = build_pfr(align=align)
+    g = torch.Generator().manual_seed(0)
+    shapes = [(2, 8, 8, 8), (2, 16, 4, 4)]
+    src = [torch.randn(s, generator=g, requires_grad=True) for s in shapes]
+    tgt = [torch.randn(s, generator=g, requires_grad=True) for s in shapes]
+    losses = model._alignment_losses(src, tgt)
+    assert set(losses) == {'pfr.loss_sty', 'pfr.loss_con'}
+    sum(losses.values()).backward()
+    for feats, moved in ((src, src_grad), (tgt, tgt_grad)):
+        for f in feats:
+            if moved:
+                assert f.grad is not None and f.grad.abs().sum() > 0
+            else:
+                assert f.grad is None
+    # the loss value does not depend on the direction
+    ref = model.pfr_loss(src, tgt)
+    for k in ('loss_sty', 'loss_con'):
+        torch.testing.assert_close(losses[f'pfr.{k}'], ref[k])
+
+
+def test_pfr_default_direction_and_check():
+    assert build_pfr().align == 'source_to_target'
+    from mmengine.config import Config
+    cfg = Config.fromfile(
+        'configs/pfr/pfr_deeplabv2-r101_1xb1-150k_gta2cityscapes-512x512.py')
+    assert cfg.model.align == 'source_to_target'
+    with pytest.raises(ValueError, match='align'):
+        build_pfr(align='target')

@@ -9,10 +9,15 @@
 # https://download.openmmlab.com/pretrain/third_party/resnet101_v1c-e67eebb6.pth
 # saved under that name), or override `model.backbone.init_cfg.checkpoint`.
 #
-# Batch norm: the reference trains with one source and one target image per
-# iteration and keeps the ImageNet BN statistics and affine parameters fixed
-# (`norm_eval=True`, `requires_grad=False`); set both to train BN with larger
-# batches.
+# Batch norm as the AdaptSegNet reference (`model/deeplab_multi.py`: every
+# BatchNorm2d's affine parameters get `requires_grad = False`;
+# `train_gta2cityscapes_multi.py` calls `model.train()`): the ImageNet scale
+# and shift stay fixed (`requires_grad=False`), but the layers run in
+# training mode (`norm_eval=False`), so each forward normalises with the
+# statistics of its own batch and the running statistics used at test time
+# are updated by the source and the target forwards of every iteration.
+# `norm_eval=True` would instead keep the ImageNet running statistics for
+# training and testing (see docs/adversarial.md).
 #
 # The backbone returns all four stages (conv2_x..conv5_x, `out_indices`
 # 0..3): the head reads stage 5 (`in_index=3`), PFR hooks every stage, and
@@ -39,7 +44,7 @@ model = dict(
         strides=(1, 2, 1, 1),
         dilations=(1, 1, 2, 4),
         norm_cfg=norm_cfg,
-        norm_eval=True,
+        norm_eval=False,
         style='pytorch',
         contract_dilation=True,
         init_cfg=dict(

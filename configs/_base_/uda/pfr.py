@@ -4,7 +4,9 @@
 # 0.004). The choices the paper leaves open are options here (defaults and
 # reasons in docs/adversarial.md): the Gram matrix divided by C*H*W, the
 # output of the last block of each stage, the plain L2 norm of the
-# differences (not averaged over elements), averaged over the image pairs.
+# differences (not averaged over elements), averaged over the image pairs,
+# and the paper's direction: source features aligned to the target's (the
+# target side of L_pfr detached).
 uda = dict(
     type='PFR',
     discriminator=dict(
@@ -25,6 +27,7 @@ uda = dict(
         loss_weight=0.004),
     feature_stages=(0, 1, 2, 3),
     feature_block=-1,
+    align='source_to_target',
     predict_on='student')
 # The scope prefix is needed: mmengine's Runner.wrap_model looks the type up
 # with MODEL_WRAPPERS.get, which ignores the default scope.

@@ -11,6 +11,11 @@ from torch import Tensor
 from ..utils import unwrap
 from .advseg import AdaptSegNet
 
+#: Which side of ``L_pfr`` is moved: the paper matches "the style and
+#: content feature of source domain images to those of target domain
+#: images" (source -> target: the target features are the fixed goal).
+ALIGN_DIRECTIONS = ('source_to_target', 'target_to_source', 'both')
+
 
 @MODELS.register_module()
 class PFR(AdaptSegNet):
@@ -39,6 +44,12 @@ class PFR(AdaptSegNet):
             2..5.
         feature_block: which block of each stage gives the features: -1
             (default) the last block, i.e. the stage output; 0 the first.
+        align: direction of the feature alignment.
+            ``'source_to_target'`` (default, the paper's): the target
+            features are detached in ``L_pfr``, so it moves the source
+            features towards the target's and no ``L_pfr`` gradient reaches
+            the network through the target images; ``'target_to_source'``
+            detaches the source side instead; ``'both'`` detaches neither.
         lambda_adv: weight of the output-space adversarial loss (0.002).
         **kwargs: see :class:`AdaptSegNet`.
     """
@@ -50,9 +61,14 @@ class PFR(AdaptSegNet):
                  pfr_loss: OptConfigType = None,
                  feature_stages: Sequence[int] = (0, 1, 2, 3),
                  feature_block: int = -1,
+                 align: str = 'source_to_target',
                  lambda_adv: float = 0.002,
                  **kwargs):
+        if align not in ALIGN_DIRECTIONS:
+            raise ValueError(f'PFR align must be one of {ALIGN_DIRECTIONS}, '
+                             f'got {align!r}')
         super().__init__(segmentor=segmentor, lambda_adv=lambda_adv, **kwargs)
+        self.align = align
         backbone = unwrap(self.student).backbone
         stage_names = getattr(backbone, 'res_layers', None)
         if stage_names is None:
@@ -83,6 +99,10 @@ class PFR(AdaptSegNet):
 
     def _alignment_losses(self, src_feats: List[Tensor],
                           tgt_feats: List[Tensor]) -> Dict[str, Tensor]:
+        if self.align == 'source_to_target':
+            tgt_feats = [f.detach() for f in tgt_feats]
+        elif self.align == 'target_to_source':
+            src_feats = [f.detach() for f in src_feats]
         return {
             f'pfr.{k}': v
             for k, v in self.pfr_loss(src_feats, tgt_feats).items()
