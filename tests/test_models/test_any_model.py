@@ -339,3 +339,30 @@ def test_which_mmseg_heads_take_pixel_weights():
                        'PIDHead'}
     assert non_per_pixel_loss_method(classes['PointHead']) == (
         'PointHead.loss')
+
+
+def test_pixel_weights_reach_the_loss_through_ddp(tmp_path):
+    """Under ``UDADistributedDataParallel`` the student is a DDP child; the
+    batch is still published to its wrapped losses (DDP calls the inner
+    segmentor, whose hooks fire). One gloo process. Rules out: weights
+    silently dropped in distributed training only."""
+    import torch.distributed as dist
+    from torch.nn.parallel import DistributedDataParallel
+
+    from mmseg_uda.models.wrappers import UDADistributedDataParallel
+    dist.init_process_group('gloo', init_method=f'file://{tmp_path}/init',
+                            rank=0, world_size=1)
+    try:
+        model = build_dacs(shrunk_model(DLV3P), imnet_feature_dist=None)
+        model.eval()
+        inputs, samples = weighted_samples()
+        with torch.no_grad():
+            feats = model.student.extract_feat(inputs)
+            expected = hand_weighted_ce(model.student.decode_head(feats),
+                                        samples)
+            ddp = UDADistributedDataParallel(module=model, device_ids=None)
+            assert isinstance(ddp.module.student, DistributedDataParallel)
+            losses = ddp.module.student(inputs, samples, mode='loss')
+        torch.testing.assert_close(losses['decode.loss_ce'], expected)
+    finally:
+        dist.destroy_process_group()
