@@ -18,7 +18,16 @@ from tests.helpers import QUICKSTART_DACS
 @pytest.fixture(scope='module')
 def model_and_cfg():
     cfg = Config.fromfile(QUICKSTART_DACS)
-    return MODELS.build(cfg.model), cfg.optim_wrapper
+    # the configs' constructor (MergedGroupsOptimWrapperConstructor) is a
+    # TrainableOptimWrapperConstructor that also merges the groups; this
+    # file tests the per-parameter groups of its base
+    assert cfg.optim_wrapper['constructor'] in (
+        'TrainableOptimWrapperConstructor',
+        'MergedGroupsOptimWrapperConstructor')
+    optim_cfg = copy.deepcopy(cfg.optim_wrapper)
+    optim_cfg['constructor'] = 'TrainableOptimWrapperConstructor'
+    optim_cfg['optimizer'].pop('fused', None)
+    return MODELS.build(cfg.model), optim_cfg
 
 
 def _groups(optim_wrapper):

@@ -24,7 +24,11 @@ model = dict(
     data_preprocessor=data_preprocessor,
     pretrained=None,
     backbone=dict(
-        type='MixVisionTransformer',
+        # mmseg's MixVisionTransformer (same keys and initialisation) with
+        # fused attention (F.scaled_dot_product_attention); set
+        # `fused_attention=False` for mmseg's attention unchanged
+        type='MixVisionTransformerFused',
+        fused_attention=True,
         in_channels=3,
         embed_dims=64,
         num_stages=4,

@@ -1,3 +1,10 @@
+from .mit_fused import (
+                        FusedEfficientMultiheadAttention,
+                        MixVisionTransformerFused,
+)
 from .mit_ref import MixVisionTransformerRef
 
-__all__ = ['MixVisionTransformerRef']
+__all__ = [
+    'FusedEfficientMultiheadAttention', 'MixVisionTransformerFused',
+    'MixVisionTransformerRef'
+]

@@ -11,13 +11,14 @@ shapes are those of mmseg's class: only the two eps values differ.
 from typing import Optional
 
 import torch.nn as nn
-from mmseg.models.backbones import MixVisionTransformer
 from mmseg.registry import MODELS
+
+from .mit_fused import MixVisionTransformerFused
 
 
 @MODELS.register_module()
-class MixVisionTransformerRef(MixVisionTransformer):
-    """:class:`MixVisionTransformer` with separate LayerNorm eps for the
+class MixVisionTransformerRef(MixVisionTransformerFused):
+    """:class:`MixVisionTransformerFused` with separate LayerNorm eps for the
     patch-embedding norms (``layers.{t}.0.norm``) and the attention
     spatial-reduction norms (``layers.{t}.1.{i}.attn.norm``).
 
@@ -26,8 +27,9 @@ class MixVisionTransformerRef(MixVisionTransformer):
             (reference: 1e-5). None keeps ``norm_cfg``'s.
         attn_norm_eps (float, optional): eps of the spatial-reduction norms
             (reference: 1e-5). None keeps ``norm_cfg``'s.
-        **kwargs: :class:`MixVisionTransformer` arguments; ``norm_cfg``
-            (default LN eps 1e-6) sets the other norms, as the reference.
+        **kwargs: :class:`MixVisionTransformerFused` arguments (fused
+            attention by default); ``norm_cfg`` (default LN eps 1e-6) sets
+            the other norms, as the reference.
     """
 
     def __init__(self,

@@ -12,9 +12,24 @@ from typing import List, Optional
 
 import torch
 import torch.nn as nn
-from mmseg.models.losses import accuracy
 from mmseg.models.utils import resize
 from torch import Tensor
+
+
+def pixel_accuracy(seg_logits: Tensor, seg_label: Tensor,
+                   ignore_index: int) -> Tensor:
+    """mmseg's top-1 ``accuracy`` (percent of the non-ignored pixels, shape
+    ``(1,)``) without its boolean indexing, which syncs with a GPU to size
+    the selection.
+
+    Args:
+        seg_logits: ``(B, C, H, W)``; seg_label: ``(B, H, W)``.
+    """
+    eps = torch.finfo(torch.float32).eps
+    valid = seg_label != ignore_index
+    correct = (seg_logits.argmax(dim=1) == seg_label) & valid
+    return ((correct.sum().float() + eps) *
+            (100.0 / (valid.sum().float() + eps))).reshape(1)
 
 
 def stack_seg_weight(batch_data_samples: List) -> Optional[Tensor]:
@@ -75,6 +90,6 @@ class PixelWeightedLossMixin:
                 ignore_index=self.ignore_index)
             name = loss_decode.loss_name
             loss[name] = loss[name] + value if name in loss else value
-        loss['acc_seg'] = accuracy(
-            seg_logits, seg_label, ignore_index=self.ignore_index)
+        loss['acc_seg'] = pixel_accuracy(seg_logits, seg_label,
+                                         self.ignore_index)
         return loss

@@ -33,13 +33,15 @@ def downscale_label_majority(label: Tensor,
     if label.shape[-2] % scale or label.shape[-1] % scale:
         raise ValueError(f'label size {tuple(label.shape[-2:])} is not '
                          f'divisible by the feature stride {scale}')
-    lbl = label.clone()
-    lbl[lbl == ignore_index] = num_classes
-    onehot = F.one_hot(lbl.squeeze(1), num_classes + 1).permute(0, 3, 1, 2)
-    pooled = F.avg_pool2d(onehot.float(), kernel_size=scale)
+    # torch.where, not boolean-mask assignment: that one syncs on a GPU
+    lbl = torch.where(label == ignore_index, num_classes, label)
+    # scatter, not F.one_hot (which reads the label range on the host)
+    onehot = lbl.new_zeros((lbl.shape[0], num_classes + 1, *lbl.shape[2:]),
+                           dtype=torch.float).scatter_(1, lbl, 1.0)
+    pooled = F.avg_pool2d(onehot, kernel_size=scale)
     ratio, out = pooled.max(dim=1, keepdim=True)
-    out[out == num_classes] = ignore_index
-    out[ratio < min_ratio] = ignore_index
+    out = torch.where((out == num_classes) | (ratio < min_ratio),
+                      ignore_index, out)
     return out
 
 

@@ -8,6 +8,7 @@ import torch.nn.functional as F
 from mmseg.registry import MODELS
 from mmseg.utils import OptConfigType
 from torch import Tensor
+from torch.profiler import record_function
 
 from ..utils.ddp import unwrap
 from ..utils.strong_aug import StrongAugmentation
@@ -114,9 +115,10 @@ class MaskedImageConsistency(nn.Module):
             tuple: masked images (masked pixels exactly 0) and the
             ``(B, 1, H, W)`` mask (1 = kept).
         """
-        if self.augment:
-            img = self.strong_aug(img, mean, std)
-        return self.mask_generator.mask_image(img)
+        with record_function('uda.mic_augment_mask'):
+            if self.augment:
+                img = self.strong_aug(img, mean, std)
+            return self.mask_generator.mask_image(img)
 
     def forward(self,
                 segmentor: nn.Module,

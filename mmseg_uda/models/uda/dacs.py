@@ -14,6 +14,7 @@ from mmseg.registry import MODELS
 from mmseg.structures import SegDataSample
 from mmseg.utils import ConfigType, OptConfigType
 from torch import Tensor
+from torch.profiler import record_function
 
 from ..losses.pixel_weighted_loss import add_pixel_weights
 from ..utils import (
@@ -81,7 +82,8 @@ class DACS(UDABaseSegmentor):
     strong augmentation, pixel-weighted loss on the mixed batch and, with
     ``mic``, MIC's loss on the block-masked target batch. Every loss
     is back-propagated as soon as it is computed (so the source and mixed
-    graphs are never alive together) and gradients are synchronised across
+    graphs are never alive together; the feature distance shares the
+    source's backward) and gradients are synchronised across
     ranks once, in the last backward; then one optimizer step.
 
     Args:
@@ -172,37 +174,44 @@ class DACS(UDABaseSegmentor):
         Returns:
             dict: detached losses and statistics for logging.
         """
-        data = self.data_preprocessor(data, True)
+        with record_function('uda.preprocess'):
+            data = self.data_preprocessor(data, True)
         src, tgt = data['source'], data['target']
         src_img, src_samples = src['inputs'], src['data_samples']
         tgt_img, tgt_samples = tgt['inputs'], tgt['data_samples']
         log_vars: Dict[str, Tensor] = {}
 
-        # 1) source: supervised loss (+ the features for the distance).
+        # 1) source: supervised loss, plus the ImageNet feature distance on
+        # the source features, back-propagated together: one backward
+        # through the student instead of a second one over the retained
+        # source graph (same gradients, summed before instead of after).
+        src_label = _stack_field(src_samples, 'gt_sem_seg')
         capture = (FirstCallCapture(unwrap(self.student).backbone)
                    if self.feature_dist is not None else nullcontext())
-        with self._stage(optim_wrapper, last=False), capture:
+        with record_function('uda.source'), \
+                self._stage(optim_wrapper, last=False), capture:
             losses = self.student(src_img, src_samples, mode='loss')
             loss, logs = self.parse_losses(_prefix(losses, 'src'))
-            step_backward(optim_wrapper, loss,
-                          retain_graph=self.feature_dist is not None)
+            if self.feature_dist is not None:
+                # 2) ImageNet feature distance on the source features.
+                with record_function('uda.feature_distance'):
+                    fd_loss = self._feature_distance(capture, src_label)
+                log_vars['src.' + self.feature_dist.loss_name] = (
+                    fd_loss.detach())
+                loss = loss + fd_loss
+                del fd_loss
+            step_backward(optim_wrapper, loss)
         log_vars.update(_detached(logs))
         # Nothing may keep the source graph alive into the mixed stage.
         del losses, loss, logs
-        src_label = _stack_field(src_samples, 'gt_sem_seg')
-
-        # 2) ImageNet feature distance on the source features.
         if self.feature_dist is not None:
-            with self._stage(optim_wrapper, last=False):
-                loss = self._feature_distance(capture, src_label)
-                step_backward(optim_wrapper, loss)
-            log_vars['src.' + self.feature_dist.loss_name] = loss.detach()
-            capture.calls.clear()  # the source graph can go now
+            capture.calls.clear()
 
         # 3) pseudo-labels of the EMA teacher on the target images.
-        with torch.no_grad():
+        with torch.no_grad(), record_function('uda.teacher'):
             logits = self.teacher.encode_decode(
                 tgt_img, [s.metainfo for s in tgt_samples])
+        with torch.no_grad(), record_function('uda.pseudo_label'):
             pseudo_label, pseudo_weight = pseudo_label_and_weight(
                 logits, self.pseudo_threshold)
             valid = (_stack_field(tgt_samples, 'valid_pseudo_mask')[:, 0]
@@ -212,18 +221,21 @@ class DACS(UDABaseSegmentor):
         log_vars['pseudo_weight'] = pseudo_weight.mean()
 
         # 4) ClassMix + strong augmentation, pixel-weighted mixed loss.
-        with torch.no_grad():
+        with torch.no_grad(), record_function('uda.classmix'):
             mask = classmix_masks(
                 src_label, per_image=self.classmix_per_image)
             mixed_img = mix(mask, src_img, tgt_img)
+        with torch.no_grad(), record_function('uda.strong_aug'):
             mixed_img = self.strong_aug(mixed_img, self.data_preprocessor.mean,
                                         self.data_preprocessor.std)
+        with torch.no_grad(), record_function('uda.classmix'):
             mixed_label = mix(mask, src_label, pseudo_label[:, None])
             mixed_weight = mix(mask, torch.ones_like(mask),
                                pseudo_weight[:, None])
         mixed_samples = _labelled_samples(tgt_samples, mixed_label,
                                           mixed_weight)
-        with self._stage(optim_wrapper, last=self.mic is None):
+        with record_function('uda.mixed'), \
+                self._stage(optim_wrapper, last=self.mic is None):
             losses = self.student(mixed_img, mixed_samples, mode='loss')
             loss, logs = self.parse_losses(_prefix(losses, 'mix'))
             step_backward(optim_wrapper, loss)
@@ -232,11 +244,12 @@ class DACS(UDABaseSegmentor):
         # 5) MIC: the same pseudo-labels on the masked target images.
         mic_debug = {}
         if self.mic is not None:
-            with torch.no_grad():
+            with torch.no_grad(), record_function('uda.mic'):
                 mic_img, mic_samples = self._mic_batch(
                     src_img, src_label, src_samples, tgt_img, tgt_samples,
                     logits, pseudo_label, pseudo_weight, valid)
-            with self._stage(optim_wrapper, last=True):
+            with record_function('uda.mic'), \
+                    self._stage(optim_wrapper, last=True):
                 losses, mic_debug = self.mic(
                     self.student, mic_img, mic_samples,
                     self.data_preprocessor.mean, self.data_preprocessor.std,
@@ -245,7 +258,8 @@ class DACS(UDABaseSegmentor):
                 step_backward(optim_wrapper, loss)
             log_vars.update(_detached(logs))
 
-        finish_step(optim_wrapper)
+        with record_function('uda.optimizer'):
+            finish_step(optim_wrapper)
 
         if self.record_debug:
             self.debug_output = dict(

@@ -9,39 +9,55 @@ from torch import Tensor
 def classmix_masks(labels: Tensor,
                    per_image: bool = False,
                    ignore_index: int = 255,
-                   generator: Optional[torch.Generator] = None) -> Tensor:
+                   generator: Optional[torch.Generator] = None,
+                   num_labels: int = 256) -> Tensor:
     """Binary masks of the source pixels to paste.
 
     For each image, ``ceil(n / 2)`` of its ``n`` candidate classes are chosen
     uniformly without replacement; the mask is 1 on the source pixels of the
     chosen classes.
 
+    Computed for the whole batch at once on the labels' device, without a
+    host-device sync (``torch.unique`` would need one to size its output): a
+    ``(B, num_labels)`` table of the classes present, one random key per
+    (image, class), and the classes whose key is among the ``ceil(n / 2)``
+    smallest of the present ones are chosen (a uniform random subset).
+
     Args:
-        labels: ``(B, 1, H, W)`` or ``(B, H, W)`` source labels (long).
+        labels: ``(B, 1, H, W)`` or ``(B, H, W)`` source labels (integer,
+            values in ``[0, num_labels)``).
         per_image: candidate classes are each image's own labels without
             ``ignore_index``. ``False`` (default) reproduces the reference:
             the unique labels of the whole batch, ``ignore_index`` included.
         ignore_index: the ignore label.
-        generator: CPU generator for the class choice (global RNG if None).
+        generator: generator of the random keys, on the labels' device or
+            the CPU (the device's global RNG if None).
+        num_labels: size of the label table (labels are ``uint8`` images:
+            256).
 
     Returns:
         Tensor: ``(B, 1, H, W)`` float masks on the device of ``labels``.
     """
     if labels.dim() == 4:
         labels = labels[:, 0]
-    batch_classes = None if per_image else torch.unique(labels)
-    masks = []
-    for label in labels:
-        if per_image:
-            classes = torch.unique(label)
-            classes = classes[classes != ignore_index]
-        else:
-            classes = batch_classes
-        n = classes.numel()
-        choice = torch.randperm(n, generator=generator)[:(n + 1) // 2]
-        chosen = classes[choice.to(classes.device)]
-        masks.append(torch.isin(label, chosen))
-    return torch.stack(masks).unsqueeze(1).float()
+    b = labels.shape[0]
+    flat = labels.reshape(b, -1).long()
+    present = torch.zeros((b, num_labels), dtype=torch.bool,
+                          device=labels.device)
+    present.scatter_(1, flat, True)
+    if per_image:
+        if 0 <= ignore_index < num_labels:
+            present[:, ignore_index] = False
+    else:
+        present = present.any(0, keepdim=True).expand(b, -1)
+    key_device = labels.device if generator is None else generator.device
+    keys = torch.rand((b, num_labels), generator=generator,
+                      device=key_device).to(labels.device)
+    keys = keys.masked_fill(~present, 2.0)  # absent classes sort last
+    n_chosen = (present.sum(1, keepdim=True) + 1) // 2
+    kth = keys.sort(1).values.gather(1, (n_chosen - 1).clamp(min=0))
+    chosen = present & (keys <= kth) & (n_chosen > 0)
+    return chosen.gather(1, flat).view_as(labels).unsqueeze(1).float()
 
 
 def mix(mask: Tensor, source: Tensor, target: Tensor) -> Tensor:

@@ -32,10 +32,17 @@ def block_mask(shape: Sequence[int],
     """
     b, h, w = shape[0], shape[-2], shape[-1]
     gh, gw = math.ceil(h / block_size), math.ceil(w / block_size)
-    v = 1.0 - torch.rand((b, 1, gh, gw), generator=generator)
+    # Drawn where the mask is used (a host-to-device copy would wait for
+    # the device), or on the generator's device.
+    draw_device = device if generator is None else generator.device
+    v = 1.0 - torch.rand((b, 1, gh, gw), generator=generator,
+                         device=draw_device)
     keep = (v > mask_ratio).float()
-    keep = keep.repeat_interleave(block_size, dim=2).repeat_interleave(
-        block_size, dim=3)[:, :, :h, :w]
+    # each cell -> a block_size x block_size block (expand, not
+    # repeat_interleave: that one syncs to size its output)
+    keep = keep[:, :, :, None, :, None].expand(
+        b, 1, gh, block_size, gw, block_size).reshape(
+            b, 1, gh * block_size, gw * block_size)[:, :, :h, :w]
     return keep.to(device) if device is not None else keep
 
 
@@ -72,7 +79,7 @@ class BlockMaskGenerator:
         """``(B, 1, H, W)`` 0/1 mask (1 = keep) for ``(B, C, H, W)``
         images, of their dtype and device."""
         return block_mask(imgs.shape, self.block_size, self.mask_ratio,
-                          generator=generator).to(imgs)
+                          device=imgs.device, generator=generator).to(imgs)
 
     @torch.no_grad()
     def mask_image(

@@ -1,5 +1,9 @@
 """The strong augmentation of DACS on device tensors: colour jitter and
-gaussian blur, applied in [0, 1] RGB space to normalised images."""
+gaussian blur, applied in [0, 1] RGB space to normalised images.
+
+The per-image random factors are drawn on the images' device (or from the
+given generator), never copied from the host: a host-to-device copy of
+pageable memory waits for the device, so it would stall every step."""
 import math
 from typing import Optional
 
@@ -62,7 +66,7 @@ def color_jitter(img: Tensor,
     b = img.shape[0]
 
     def factors(low, high):
-        u = torch.rand(b, generator=generator).to(img.device, img.dtype)
+        u = _rand(b, img, generator)
         return (low + (high - low) * u).view(b, 1, 1, 1)
 
     s = strength
@@ -75,6 +79,14 @@ def color_jitter(img: Tensor,
     shift = factors(-s, s).view(b, 1, 1)
     img = _hsv_to_rgb((h + shift) % 1.0, sat, v)
     return img.clamp(0, 1)
+
+
+def _rand(n: int, like: Tensor,
+          generator: Optional[torch.Generator] = None) -> Tensor:
+    """``n`` draws of ``U(0, 1)`` on ``like``'s device and dtype, from
+    ``generator`` (drawn on its device) or the device's global RNG."""
+    device = like.device if generator is None else generator.device
+    return torch.rand(n, generator=generator, device=device).to(like)
 
 
 def blur_kernel_size(size: int) -> int:
@@ -97,12 +109,15 @@ def gaussian_blur(img: Tensor, sigma: Tensor) -> Tensor:
         kernel = torch.exp(-x[None] ** 2 / (2 * sigma.to(img)[:, None] ** 2))
         kernel = kernel / kernel.sum(1, keepdim=True)  # (B, k)
         pad = k // 2
+        # (B, k) -> (B * C, k), image-major as the channels of the batch
+        # (expand, not repeat_interleave: that one syncs to size its output)
+        kernel = kernel[:, None].expand(b, c, k).reshape(b * c, k)
         if dim == 2:
-            weight = kernel.repeat_interleave(c, 0).view(b * c, 1, k, 1)
+            weight = kernel.view(b * c, 1, k, 1)
             padded = F.pad(out.reshape(1, b * c, h, w), (0, 0, pad, pad),
                            mode='reflect')
         else:
-            weight = kernel.repeat_interleave(c, 0).view(b * c, 1, 1, k)
+            weight = kernel.view(b * c, 1, 1, k)
             padded = F.pad(out.reshape(1, b * c, h, w), (pad, pad, 0, 0),
                            mode='reflect')
         out = F.conv2d(padded, weight, groups=b * c).view(b, c, h, w)
@@ -145,7 +160,11 @@ class StrongAugmentation:
         Returns:
             Tensor: augmented, normalised ``(B, 3, H, W)``.
         """
-        u_jitter, u_blur = torch.rand(2, generator=generator).tolist()
+        # host-side decisions (a CPU draw: no device sync), so a skipped
+        # transform costs nothing
+        cpu_gen = (generator if generator is None
+                   or generator.device.type == 'cpu' else None)
+        u_jitter, u_blur = torch.rand(2, generator=cpu_gen).tolist()
         apply_jitter = self.strength > 0 and u_jitter < self.jitter_prob
         apply_blur = self.blur and u_blur > 0.5
         if not (apply_jitter or apply_blur):
@@ -155,6 +174,6 @@ class StrongAugmentation:
         if apply_jitter:
             out = color_jitter(out, self.strength, generator)
         if apply_blur:
-            sigma = 0.15 + torch.rand(img.shape[0], generator=generator)
-            out = gaussian_blur(out, sigma.to(img.device))
+            sigma = 0.15 + _rand(img.shape[0], img, generator)
+            out = gaussian_blur(out, sigma)
         return normalize(out, mean, std)
