@@ -150,10 +150,9 @@ def relax_deterministic_algorithms() -> None:
     failing on an op that has no deterministic CUDA kernel.
 
     Gap: mmengine's ``set_random_seed(deterministic=True)`` turns it on in
-    the strict mode, where the backward of bilinear upsampling on CUDA
-    (every decode head of the zoo resizes its logits) raises at the first
-    iteration. Called by ``tools/train.py --deterministic`` after the Runner
-    has applied its randomness settings. On CPU every op used by the UDA
-    methods is deterministic anyway.
+    the strict mode, where any op without a deterministic CUDA kernel
+    raises and ends the run. Called by ``tools/train.py --deterministic``
+    after the Runner has applied its randomness settings. On CPU every op
+    used by the UDA methods is deterministic anyway.
     """
     torch.use_deterministic_algorithms(True, warn_only=True)

@@ -36,7 +36,7 @@ METHODS = ('dacs', 'hrda', 'mic_hrda', 'advseg', 'pfr')
 
 def method_cfg(method: str, roots: dict, work_dir: str, max_iters: int):
     """A tiny config of ``method`` on the synthetic data (64x64 crops,
-    batch 1, no validation or checkpoint)."""
+    batch 1, no validation or checkpoint) for this process group."""
     if method in ('advseg', 'pfr'):
         from tests.test_models.test_adversarial_e2e import tiny_cfg
         cfg = tiny_cfg(method, roots, work_dir, max_iters)
@@ -57,6 +57,8 @@ def method_cfg(method: str, roots: dict, work_dir: str, max_iters: int):
     cfg.default_hooks.checkpoint.update(interval=10**6, save_last=False)
     cfg.default_hooks.pop('visualization', None)
     cfg.experiment_name = osp.basename(work_dir)
+    cfg.launcher = 'pytorch'
+    setup_cpu_distributed(cfg, 'pytorch')
     return cfg
 
 
@@ -137,10 +139,7 @@ def run_consistency(roots: dict, out: str) -> None:
         max_iters = 2 if sync else 1
         cfg = method_cfg(method, roots, osp.join(out, case), max_iters)
         set_accumulation(cfg, acc)
-        cfg.model_wrapper_cfg = dict(type='UDADistributedDataParallel',
-                                     sync_buffers=sync)
-        cfg.launcher = 'pytorch'
-        setup_cpu_distributed(cfg, 'pytorch')
+        cfg.model_wrapper_cfg.sync_buffers = sync
         runner = Runner.from_cfg(cfg)
         counter = CommCounter()
         runner.register_hook(counter)
@@ -153,6 +152,85 @@ def run_consistency(roots: dict, out: str) -> None:
     torch.save(results, osp.join(out, f'consistency_rank{rank}.pth'))
 
 
+class NaNOnRank(Hook):
+    """Makes this rank's logged source loss NaN at iteration ``iteration``
+    (0-based) on rank ``rank`` only: a non-finite loss seen by one rank."""
+
+    priority = 'HIGHEST'
+
+    def __init__(self, rank: int, iteration: int):
+        self.rank, self.iteration = rank, iteration
+
+    def after_train_iter(self, runner, batch_idx, data_batch=None,
+                         outputs=None):
+        if runner.rank == self.rank and runner.iter == self.iteration:
+            outputs['src.decode.loss_ce'] = torch.tensor(float('nan'))
+
+
+def _train(cfg, hooks=(), resume=False):
+    """Train; returns (runner, logged losses per iteration, error)."""
+    from tests.test_engine.test_resume_exact import LossRecorder
+    cfg.resume = resume
+    runner = Runner.from_cfg(cfg)
+    recorder = LossRecorder()
+    for hook in (recorder, *hooks):
+        runner.register_hook(hook)
+    error = None
+    try:
+        runner.train()
+    except Exception as e:  # noqa: BLE001 (reported to the test)
+        error = dict(type=type(e).__name__, message=str(e),
+                     iter=runner.iter)
+    return runner, recorder.losses, error
+
+
+def run_faults(roots: dict, out: str, kill_rank: int, kill_at: int) -> None:
+    """On data with one unreadable target image:
+
+    - MIC(HRDA) with BadSampleHook: uninterrupted vs SIGTERM on one rank
+      after ``kill_at`` iterations + resume (in the same processes);
+    - DACS with ``max_bad_samples=0``: every rank stops;
+    - DACS with a NaN loss on rank 1 only: every rank stops;
+    - DACS with ``max_replacements=0`` (the loading fails on one rank):
+      every rank stops.
+    """
+    from tests.test_engine.dist_hooks import SignalRankHook
+    from tests.test_engine.test_resume_exact import final_state
+    rank = int(os.environ['RANK'])
+    results = {}
+    max_iters = 4
+
+    def mic_cfg(name):
+        cfg = method_cfg('mic_hrda', roots, osp.join(out, name), max_iters)
+        cfg.default_hooks.checkpoint.interval = max_iters
+        cfg.train_cfg.fault_tolerance = dict(
+            bad_samples=dict(max_bad_samples=5))
+        return cfg
+
+    for name, hooks in (('full', ()), ('cut', (SignalRankHook(
+            rank=kill_rank, iteration=kill_at), ))):
+        runner, losses, error = _train(mic_cfg(name), hooks)
+        results[name] = dict(losses=losses, error=error,
+                             state=final_state(runner),
+                             world_size=runner.world_size)
+    runner, losses, error = _train(mic_cfg('cut'), resume=True)
+    results['resumed'] = dict(losses=losses, error=error,
+                              state=final_state(runner))
+
+    def dacs_cfg(name, max_bad=5, max_replacements=10):
+        cfg = method_cfg('dacs', roots, osp.join(out, name), max_iters)
+        cfg.train_cfg.fault_tolerance = dict(
+            bad_samples=dict(max_bad_samples=max_bad))
+        cfg.train_dataloader.dataset.max_replacements = max_replacements
+        return cfg
+
+    _, _, results['limit'] = _train(dacs_cfg('limit', max_bad=0))
+    _, _, results['nan'] = _train(dacs_cfg('nan'),
+                                  (NaNOnRank(rank=1, iteration=1), ))
+    _, _, results['load'] = _train(dacs_cfg('load', max_replacements=0))
+    torch.save(results, osp.join(out, f'faults_rank{rank}.pth'))
+
+
 def main() -> None:
     torch.set_num_threads(1)
     mode, roots_json, out = sys.argv[1:4]
@@ -160,6 +238,8 @@ def main() -> None:
         roots = json.load(f)
     if mode == 'consistency':
         run_consistency(roots, out)
+    elif mode == 'faults':
+        run_faults(roots, out, int(sys.argv[4]), int(sys.argv[5]))
     else:
         raise ValueError(f'unknown mode {mode!r}')
 

@@ -8,23 +8,33 @@
   ``--resume`` by two new launchers. Every logged loss of every iteration
   on both ranks, and the final student, teacher (parameters and buffers)
   and optimizer state are bit-identical to the uninterrupted run.
+- One launch of tests/test_engine/dist_worker.py (``faults``): MIC(HRDA)
+  killed and resumed the same way on data with an unreadable target image
+  (replaced deterministically, recorded), and runs where one rank fails (a
+  bad-sample limit, a non-finite loss, a loading error) stop every rank
+  with the same error.
 """
+import glob
+import json
 import os
 import os.path as osp
 import random
+import shutil
 import subprocess
 import sys
 
+import pytest
 import torch
 
 from tests.helpers import REPO
-from tests.test_engine import test_resume_exact
+from tests.test_engine import test_dist_consistency, test_resume_exact
 from tests.test_engine.dist_hooks import read_losses
-from tests.test_engine.test_dist_consistency import free_port
+from tests.test_engine.test_dist_consistency import free_port, launch
 from tests.test_engine.test_resume_exact import daformer_cfg
 from tests.test_models import test_mic_e2e
 
 synthetic_roots = test_resume_exact.synthetic_roots  # the session fixture
+small_roots = test_dist_consistency.small_roots
 DIST_TRAIN = osp.join(REPO, 'tools', 'dist_train.sh')
 
 
@@ -152,3 +162,79 @@ def test_daformer_two_nodes_sigterm_one_rank_resume_is_exact(
     state_b, optim_b = _checkpoint(cut_dir, max_iters)
     _assert_nested_equal(state_a, state_b, 'state_dict')
     _assert_nested_equal(optim_a, optim_b, 'optimizer')
+
+
+@pytest.fixture(scope='module')
+def faults(small_roots, tmp_path_factory):
+    """One launch of the worker's fault scenarios on a copy of the small
+    synthetic data whose first target training image is unreadable."""
+    out = tmp_path_factory.mktemp('dist_faults')
+    roots = dict(small_roots)
+    roots['cityscapes'] = str(out / 'cityscapes')
+    shutil.copytree(small_roots['cityscapes'], roots['cityscapes'])
+    bad = sorted(glob.glob(osp.join(roots['cityscapes'], 'leftImg8bit',
+                                    'train', '*', '*.png')))[0]
+    with open(bad, 'wb') as f:
+        f.write(b'\x89PNG broken')
+    kill_rank, kill_at = random.randint(0, 1), random.randint(1, 3)
+    proc = launch('faults', roots, out, timeout=500,
+                  extra=(str(kill_rank), str(kill_at)))
+    assert proc.returncode == 0, proc.stdout[-6000:]
+    results = [torch.load(out / f'faults_rank{r}.pth', weights_only=False)
+               for r in range(2)]
+    return dict(out=out, bad=bad, kill_at=kill_at, kill_rank=kill_rank,
+                ranks=results, log=proc.stdout)
+
+
+def test_mic_hrda_sigterm_one_rank_resume_is_exact_with_bad_sample(faults):
+    """MIC(HRDA), 2 processes, an unreadable target image met in training:
+    SIGTERM on one rank at a random iteration and a resume reproduce the
+    uninterrupted run exactly (losses of every iteration on both ranks,
+    student, teacher and optimizer state), and the unreadable sample is
+    replaced by the same stand-in in both runs and recorded identically.
+    Rules out: a replacement depending on the rank/worker history or on
+    the RNG state, a count lost at resume, a stop flag of one rank."""
+    kill_at, out = faults['kill_at'], faults['out']
+    max_iters = 4
+    for rank, res in enumerate(faults['ranks']):
+        full, cut, resumed = res['full'], res['cut'], res['resumed']
+        assert full['world_size'] == cut['world_size'] == 2
+        assert full['error'] is None and cut['error'] is None, (full, cut)
+        assert resumed['error'] is None, resumed
+        assert sorted(cut['losses']) == list(range(kill_at)), rank
+        assert sorted(resumed['losses']) == list(range(kill_at, max_iters))
+        for it, losses in {**cut['losses'], **resumed['losses']}.items():
+            assert losses == full['losses'][it], (rank, it, kill_at)
+        assert any(k.startswith('mic.') for k in full['losses'][0])
+        test_resume_exact.assert_states_equal(full['state'],
+                                              resumed['state'])
+        assert any('teacher' in k and k.endswith('running_var')
+                   for k in full['state'])
+    records = {}
+    for run in ('full', 'cut'):
+        with open(out / run / 'bad_samples_runtime.json') as f:
+            records[run] = json.load(f)
+    assert records['full'] == records['cut']
+    assert [r['path'] for r in records['full']] == [faults['bad']]
+    assert records['full'][0]['occurrences'] >= 1
+    assert f'Unreadable training sample {faults["bad"]}' in faults['log']
+
+
+@pytest.mark.parametrize('case,error,text', [
+    ('limit', 'BadSampleError', 'more than BadSampleHook.max_bad_samples=0'),
+    ('nan', 'FloatingPointError', "rank 1: non-finite loss "
+     "'src.decode.loss_ce' = nan"),
+    ('load', 'RankFailure', 'unreadable samples in a row'),
+])
+def test_a_failing_rank_stops_every_rank_with_the_same_error(
+        faults, case, error, text):
+    """A bad-sample limit reached, a non-finite loss on rank 1 only, and a
+    sample that cannot be loaded on one rank: both ranks raise the same
+    error at the same iteration (the launch's timeout would catch a rank
+    left waiting in a collective). Rules out per-rank decisions."""
+    errors = [res[case] for res in faults['ranks']]
+    assert errors[0] is not None and errors[0] == errors[1], errors
+    assert errors[0]['type'] == error, errors[0]
+    assert text in errors[0]['message'], errors[0]['message']
+    if case != 'nan':
+        assert faults['bad'] in errors[0]['message']

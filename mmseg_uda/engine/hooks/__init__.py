@@ -1,3 +1,4 @@
+from .bad_sample_hook import BadSampleHook
 from .ema_teacher_hook import EMATeacherHook
 from .nonfinite_guard_hook import NonFiniteGuardHook
 from .preemption_hook import PreemptionHook
@@ -6,6 +7,6 @@ from .safe_checkpoint_hook import SafeCheckpointHook
 from .uda_visualization_hook import UDAVisualizationHook
 
 __all__ = [
-    'EMATeacherHook', 'NonFiniteGuardHook', 'PreemptionHook',
+    'BadSampleHook', 'EMATeacherHook', 'NonFiniteGuardHook', 'PreemptionHook',
     'RandomStateHook', 'SafeCheckpointHook', 'UDAVisualizationHook'
 ]

@@ -11,6 +11,8 @@ from mmengine.model import is_model_wrapper
 from mmengine.optim import OptimWrapper, OptimWrapperDict
 from mmseg.registry import HOOKS
 
+from ...utils.rank_agreement import count_over_ranks, gather_over_ranks
+
 _MAX_NAMES = 8
 
 
@@ -60,6 +62,10 @@ class NonFiniteGuardHook(Hook):
       applied), raising after ``max_consecutive_skips`` skipped iterations
       in a row, or at once if the model's buffers (BN statistics) became
       non-finite (a skipped step cannot undo them).
+
+    In a distributed run the ranks take the verdict together (one scalar
+    all-reduce per iteration): a non-finite loss on one rank stops (or
+    skips on) every rank with the same message, naming the ranks.
 
     Under AMP (``AmpOptimWrapper``), the gradient scaler already skips
     overflowing steps (normal while the scale settles), so only non-finite
@@ -151,17 +157,13 @@ class NonFiniteGuardHook(Hook):
                           data_batch=None) -> None:
         self._bad_grads = {}
 
-    def after_train_iter(self, runner, batch_idx: int, data_batch=None,
-                         outputs: Optional[dict] = None) -> None:
+    def _local_problem(self, outputs: Optional[dict]) -> Optional[str]:
+        """This rank's non-finite loss terms and gradients, or None."""
         bad_losses = {
             key: value
             for key, value in (outputs or {}).items()
             if 'loss' in key and not _is_finite_value(value)
         }
-        if not bad_losses and not self._bad_grads:
-            self._consecutive = 0
-            return
-        iteration = runner.iter + 1  # as mmengine's log counts it
         parts = []
         if bad_losses:
             terms = ', '.join(f'{k!r} = {_fmt(v)}'
@@ -173,10 +175,32 @@ class NonFiniteGuardHook(Hook):
                     if len(names) > _MAX_NAMES else '')
             parts.append(f'non-finite gradient of {shown}{more} '
                          f'(optimizer {key!r})')
-        what = '; '.join(parts)
-        skipped_step = bool(self._bad_grads)
+        return '; '.join(parts) or None
+
+    def after_train_iter(self, runner, batch_idx: int, data_batch=None,
+                         outputs: Optional[dict] = None) -> None:
+        # The verdict is taken by all ranks together (one scalar
+        # all-reduce per iteration; the reports are gathered only on a
+        # problem): a rank raising alone would leave the others waiting in
+        # the next gradient all-reduce, and per-rank skip counters would
+        # drift apart.
+        local = self._local_problem(outputs)
+        skipped_local = bool(self._bad_grads)
         self._bad_grads = {}
-        bad_buffers = self._bad_buffers(runner)
+        if count_over_ranks(local is not None) == 0:
+            self._consecutive = 0
+            return
+        reports = gather_over_ranks(
+            (local, skipped_local, self._bad_buffers(runner)))
+        iteration = runner.iter + 1  # as mmengine's log counts it
+        if len(reports) == 1:
+            what = reports[0][0]
+        else:
+            what = '; '.join(f'rank {rank}: {problem}'
+                             for rank, (problem, _, _) in enumerate(reports)
+                             if problem is not None)
+        skipped_step = any(r[1] for r in reports)
+        bad_buffers = sorted({name for r in reports for name in r[2]})
 
         if self.action == 'skip' and not bad_buffers:
             self.skipped += 1

@@ -17,7 +17,9 @@ from ...utils.checkpoint_safety import (
     checkpoint_candidates,
     find_resumable_checkpoint,
 )
+from ...utils.rank_agreement import raise_on_any_rank
 from ..hooks import (
+    BadSampleHook,
     NonFiniteGuardHook,
     PreemptionHook,
     RandomStateHook,
@@ -31,6 +33,7 @@ DEFAULT_FAULT_TOLERANCE = dict(
     resume_fallback=True,  # resume=True skips a damaged latest checkpoint
     preemption=dict(signals=('SIGTERM', )),  # PreemptionHook kwargs
     nonfinite=dict(action='raise'),  # NonFiniteGuardHook kwargs
+    bad_samples=dict(max_bad_samples=100),  # BadSampleHook kwargs
 )
 
 
@@ -72,8 +75,9 @@ class UDAIterBasedTrainLoop(IterBasedTrainLoop):
       ``fault_tolerance=False`` all of them): unless the config registers
       them already, the loop registers :class:`RandomStateHook` (exact
       resume of the random draws), :class:`PreemptionHook` (SIGTERM:
-      checkpoint, clean stop) and :class:`NonFiniteGuardHook` (divergence
-      guard); a plain ``CheckpointHook`` becomes a
+      checkpoint, clean stop), :class:`NonFiniteGuardHook` (divergence
+      guard) and :class:`BadSampleHook` (unreadable samples); a plain
+      ``CheckpointHook`` becomes a
       :class:`SafeCheckpointHook` (atomic saves, previous checkpoint kept);
       with ``resume=True`` and no ``load_from``, the newest *complete*
       checkpoint of the work dir is resumed (a damaged latest one is
@@ -130,6 +134,8 @@ class UDAIterBasedTrainLoop(IterBasedTrainLoop):
         if cfg['nonfinite'] is not None and not registered(
                 NonFiniteGuardHook):
             runner.register_hook(NonFiniteGuardHook(**cfg['nonfinite']))
+        if cfg['bad_samples'] is not None and not registered(BadSampleHook):
+            runner.register_hook(BadSampleHook(**cfg['bad_samples']))
         # Runner.train() builds this loop before load_or_resume(): choose
         # the checkpoint to resume here (mmengine would take the file named
         # in last_checkpoint even when it is truncated).
@@ -170,6 +176,22 @@ class UDAIterBasedTrainLoop(IterBasedTrainLoop):
             for _ in range(self._iter):
                 next(self.dataloader_iterator)
 
+    def _next_batch(self):
+        """The next training batch. A loading error on one rank (an
+        unreadable sample past the dataset's replacements, a broken
+        pipeline) stops every rank with the same error naming it, instead
+        of leaving the other ranks in the step's gradient all-reduce until
+        the process group times out (one scalar all-reduce per iteration
+        in distributed runs)."""
+        error, data_batch = None, None
+        try:
+            data_batch = next(self.dataloader_iterator)
+        except Exception as e:  # noqa: BLE001 (re-raised on every rank)
+            error = e
+        raise_on_any_rank(
+            error, f'Loading the training batch of iteration {self._iter + 1}')
+        return data_batch
+
     def run(self):
         """Launch training (mmengine's loop with the O(1) resume)."""
         try:
@@ -188,7 +210,7 @@ class UDAIterBasedTrainLoop(IterBasedTrainLoop):
         self._start_iterator()
         while self._iter < self._max_iters and not self.stop_training:
             self.runner.model.train()
-            data_batch = next(self.dataloader_iterator)
+            data_batch = self._next_batch()
             self.run_iter(data_batch)
             self._decide_current_val_interval()
             if (self.runner.val_loop is not None
@@ -217,14 +239,15 @@ def _fault_tolerance_cfg(value) -> dict:
         for key, sub in value.items():
             if isinstance(sub, dict) and isinstance(cfg[key], dict):
                 cfg[key].update(sub)
-            elif sub is True and key in ('preemption', 'nonfinite'):
+            elif sub is True and key in ('preemption', 'nonfinite',
+                                         'bad_samples'):
                 pass
             else:
                 cfg[key] = sub
     else:
         raise TypeError('train_cfg.fault_tolerance must be a bool or a '
                         f'dict, got {type(value).__name__}')
-    for key in ('preemption', 'nonfinite'):
+    for key in ('preemption', 'nonfinite', 'bad_samples'):
         if cfg[key] is False:
             cfg[key] = None
     return cfg
