@@ -65,8 +65,8 @@ def cached_run(out_dir: str, settings: dict,
         if row.get('settings') == settings:
             print(f'reused {done}', flush=True)
             return row
-    from mmseg_uda.utils.checkpoint_safety import atomic_write_text
+    from mmseg_uda.utils.io import atomic_write_json
 
     row = dict(train(), settings=settings)
-    atomic_write_text(done, json.dumps(row))
+    atomic_write_json(done, row)
     return row

@@ -31,13 +31,9 @@ def short_cfg(config: str, roots: dict, work_dir: str, max_iters: int,
               interval: int, **extra) -> Config:
     """``config`` on the synthetic data, ``max_iters`` iterations, validation
     and checkpoints every ``interval``, logs every iteration."""
+    from mmseg_uda.datasets.synthetic import use_synthetic_roots
     cfg = Config.fromfile(config)
-    dataset = cfg.train_dataloader.dataset
-    if dataset.type == 'UDADataset':
-        dataset.source.data_root = roots['gta']
-        dataset.target.data_root = roots['cityscapes']
-    else:
-        dataset.data_root = roots['gta']
+    use_synthetic_roots(cfg, roots)
     opts = data_options(roots)
     opts.update({
         'train_cfg.max_iters': max_iters,
@@ -52,16 +48,27 @@ def short_cfg(config: str, roots: dict, work_dir: str, max_iters: int,
     return cfg
 
 
-def load_tool(rel_path: str):
+def load_tool(rel_path: str, name: str = None):
     """A script of the repository (e.g. ``tools/analysis_tools/x.py``)
-    imported as a module, to call its ``main(argv)`` in-process."""
+    imported as a module (``tools/`` is not a package), to call its
+    functions in-process. It is registered in ``sys.modules`` under
+    ``name`` (default: its file name), so worker processes that unpickle
+    its functions find it, and its folder is appended to ``sys.path``
+    (after the standard library: there is a ``tools/test.py``) for its
+    sibling imports, as when it runs as a script."""
     import importlib.util
-    name = osp.splitext(osp.basename(rel_path))[0]
-    spec = importlib.util.spec_from_file_location(
-        name, osp.join(REPO, rel_path))
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
+    name = name or osp.splitext(osp.basename(rel_path))[0]
+    path = osp.join(REPO, rel_path)
+    loaded = sys.modules.get(name)
+    if loaded is not None and getattr(loaded, '__file__', None) == path:
+        return loaded
+    if osp.dirname(path) not in sys.path:
+        sys.path.append(osp.dirname(path))
+    spec = importlib.util.spec_from_file_location(name, path)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    spec.loader.exec_module(module)
+    return module
 
 
 def run_tool(args, env_extra=None, timeout=900):

@@ -95,7 +95,9 @@ def test_config_parses_and_builds(rel, registries):
     from mmengine.optim import build_optim_wrapper
     from mmengine.registry import init_default_scope
 
-    from mmseg_uda.utils.config_validation import validate_uda_config
+    from tests.helpers import load_tool
+    validate_uda_config = load_tool(
+        'tools/config_validation.py').validate_uda_config
     cfg = Config.fromfile(osp.join(CONFIG_ROOT, rel))
     assert cfg.get('default_scope') == 'mmseg', rel
     assert 'mmseg_uda' in cfg.custom_imports['imports'], rel

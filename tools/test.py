@@ -7,8 +7,9 @@ from mmengine.runner import Runner
 
 import mmseg_uda  # noqa: F401  (registers the plugin)
 from mmseg_uda.datasets.data_checks import check_runner_datasets
-from mmseg_uda.utils.config_validation import validate_data_folders
-from mmseg_uda.utils.launch import (
+
+from config_validation import validate_data_folders
+from launch_utils import (
     default_work_dir,
     set_local_rank_env,
     setup_cpu_distributed,

@@ -9,8 +9,9 @@ from mmengine.runner import Runner
 
 import mmseg_uda  # noqa: F401  (registers the plugin)
 from mmseg_uda.datasets.data_checks import check_runner_datasets
-from mmseg_uda.utils.config_validation import validate_uda_config
-from mmseg_uda.utils.launch import (
+
+from config_validation import validate_uda_config
+from launch_utils import (
     apply_randomness,
     default_work_dir,
     enable_amp,

@@ -1,3 +1,3 @@
-"""High-level helpers on top of the plugin (quick-start demo, rendering of
-predictions). Not imported by ``import mmseg_uda``: they pull in matplotlib
-and are only needed by the tools."""
+"""Visualisation helpers on top of the plugin (rendering of predictions,
+pseudo-labels and HRDA scale attention). Not imported by
+``import mmseg_uda``: only the tools and user scripts need them."""

@@ -33,7 +33,7 @@ from typing import Callable, List, Optional, Sequence, Set
 import numpy as np
 from mmengine.logging import print_log
 
-from .label_conversion import BAD_SAMPLES_FILE
+from .dataset_files import BAD_SAMPLES_FILE
 
 #: metainfo key of a packed sample listing the unreadable samples it
 #: replaces (a list of dicts: ``path``, ``error``, ``index``, ``k``,

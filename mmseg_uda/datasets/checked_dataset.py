@@ -9,7 +9,7 @@ import numpy as np
 from mmseg.datasets import CityscapesDataset
 
 from .bad_samples import filter_bad_samples
-from .label_conversion import BAD_SAMPLES_FILE
+from .dataset_files import BAD_SAMPLES_FILE
 
 #: File name endings counted as images when reporting what a folder holds.
 IMAGE_EXTENSIONS = ('.png', '.jpg', '.jpeg', '.bmp', '.tif', '.tiff',

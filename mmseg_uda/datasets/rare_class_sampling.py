@@ -2,7 +2,7 @@
 
 ``RareClassSampling`` reads the two statistics files that the dataset
 converters write (``sample_class_stats.json`` and ``samples_with_class.json``,
-see :mod:`mmseg_uda.datasets.label_conversion`), validates them against the
+see :mod:`mmseg_uda.datasets.dataset_files`), validates them against the
 source dataset and holds:
 
 - ``classes``: the class ids present, sorted by ascending pixel frequency,
@@ -23,7 +23,7 @@ from typing import Dict, List, Optional, Sequence
 import numpy as np
 import torch
 
-from .label_conversion import SAMPLES_WITH_CLASS_FILE, STATS_FILE
+from .dataset_files import SAMPLES_WITH_CLASS_FILE, STATS_FILE
 
 
 class RCSStatsError(RuntimeError):

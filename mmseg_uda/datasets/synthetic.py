@@ -27,11 +27,15 @@ import cv2
 import numpy as np
 from PIL import Image
 
-from .label_conversion import (
+from ..utils.io import atomic_write_json
+from .dataset_files import (
+    BAD_SAMPLES_FILE,
     IGNORE_INDEX,
     NUM_CLASSES,
     cityscapes_id_to_train_id,
-    convert_gta,
+    class_pixel_counts,
+    convert_ids,
+    write_class_stats,
 )
 
 # Source palette (RGB), one colour per trainId.
@@ -226,17 +230,20 @@ def generate_synthetic_uda(out_dir: str,
                            source_size: Tuple[int, int] = (320, 180),
                            target_size: Tuple[int, int] = (256, 128),
                            seed: int = 0,
-                           convert: bool = True,
-                           nproc: int = 1) -> Dict[str, str]:
+                           convert: bool = True) -> Dict[str, str]:
     """Write the synthetic source (GTA5 layout) and target (Cityscapes
-    layout) under ``out_dir``; sizes are (W, H). With ``convert`` the GTA5
-    converter then writes the trainId labels and the RCS statistics.
+    layout) under ``out_dir``; sizes are (W, H). With ``convert`` the source
+    also gets what ``tools/dataset_converters/gta.py`` would write (trainId
+    labels, RCS statistics, an empty bad-sample report; every generated
+    sample is good); without it, tests run that converter themselves.
 
     Returns ``dict(gta=<source root>, cityscapes=<target root>)``.
     """
     gta = osp.join(out_dir, 'gta')
     cs = osp.join(out_dir, 'cityscapes')
     pal = _cityscapes_id_palette()
+    id_to_train_id = cityscapes_id_to_train_id()
+    records = []
     for i in range(num_source):
         rng = np.random.default_rng([seed, 0, i])
         lbl = sample_layout(rng, *source_size)
@@ -247,6 +254,13 @@ def generate_synthetic_uda(out_dir: str,
         path = osp.join(gta, 'labels', f'{i:05d}.png')
         os.makedirs(osp.dirname(path), exist_ok=True)
         ids.save(path)
+        if convert:
+            train_ids = convert_ids(np.array(ids), id_to_train_id)
+            name = f'labels/{i:05d}_labelTrainIds.png'
+            _write_png(osp.join(gta, name), train_ids)
+            records.append(
+                dict(file=name, stats=class_pixel_counts(train_ids),
+                     reason=None))
     for split, num, stream in (('train', num_target_train, 1),
                                ('val', num_target_val, 2)):
         for i in range(num):
@@ -262,11 +276,26 @@ def generate_synthetic_uda(out_dir: str,
                 osp.join(cs, 'gtFine', split, city,
                          stem + '_gtFine_labelTrainIds.png'), lbl)
     if convert:
-        convert_gta(gta, nproc=nproc)
+        write_class_stats(gta, records)
+        atomic_write_json(osp.join(gta, BAD_SAMPLES_FILE), [])
     return {'gta': gta, 'cityscapes': cs}
+
+
+def use_synthetic_roots(cfg, roots: Dict[str, str]) -> None:
+    """Point ``cfg``'s training dataset (a ``UDADataset``'s source and
+    target, or a plain source dataset) and its val/test datasets at the
+    ``roots`` returned by :func:`generate_synthetic_uda`, in place."""
+    dataset = cfg.train_dataloader.dataset
+    if dataset.type == 'UDADataset':
+        dataset.source.data_root = roots['gta']
+        dataset.target.data_root = roots['cityscapes']
+    else:
+        dataset.data_root = roots['gta']
+    for key in ('val_dataloader', 'test_dataloader'):
+        cfg[key].dataset.data_root = roots['cityscapes']
 
 
 __all__ = [
     'IGNORE_INDEX', 'generate_synthetic_uda', 'render', 'sample_layout',
-    'to_gta_label_ids'
+    'to_gta_label_ids', 'use_synthetic_roots'
 ]

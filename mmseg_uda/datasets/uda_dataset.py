@@ -37,7 +37,7 @@ from .bad_samples import (
     exclude_reported_bad_samples,
     load_or_replace,
 )
-from .label_conversion import BAD_SAMPLES_FILE
+from .dataset_files import BAD_SAMPLES_FILE
 from .rare_class_sampling import RareClassSampling
 from .samplers.uda_sampler import TARGET_STREAM, UDAIndex, stream_index
 

@@ -7,7 +7,7 @@ checkpoint *before* writing the new one, so a job killed while saving can
 leave a truncated latest file and (with ``max_keep_ckpts=1``) no good one
 at all; ``Runner.resume`` then fails on the truncated file. These helpers
 are used by :class:`~mmseg_uda.engine.hooks.SafeCheckpointHook` (write to a
-temporary name, ``fsync``, ``os.replace``) and by
+temporary name, then :func:`~mmseg_uda.utils.io.atomic_replace`) and by
 ``UDAIterBasedTrainLoop`` (on ``resume=True``, pick the newest checkpoint
 that is a complete file).
 """
@@ -21,49 +21,11 @@ from typing import List, Optional
 
 from mmengine.logging import print_log
 
-#: Suffix of a checkpoint being written; never a resume candidate.
-TMP_SUFFIX = '.tmp'
+from .io import TMP_SUFFIX
+
 LAST_CHECKPOINT_FILE = 'last_checkpoint'
 
 _STEP_RE = re.compile(r'(\d+)\.pth$')
-
-
-def fsync_file(path: str) -> None:
-    """Flush ``path``'s data to disk (best effort on exotic filesystems)."""
-    try:
-        fd = os.open(path, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
-
-
-def _fsync_dir(path: str) -> None:
-    if os.name != 'posix':
-        return
-    fsync_file(path)
-
-
-def atomic_replace(tmp_path: str, final_path: str) -> None:
-    """``fsync`` ``tmp_path`` and rename it to ``final_path`` (atomic on
-    POSIX filesystems: readers see the old file or the complete new one)."""
-    fsync_file(tmp_path)
-    os.replace(tmp_path, final_path)
-    _fsync_dir(osp.dirname(osp.abspath(final_path)))
-
-
-def atomic_write_text(path: str, text: str) -> None:
-    """Write a small text file (``last_checkpoint``) atomically."""
-    tmp = path + TMP_SUFFIX
-    with open(tmp, 'w') as f:
-        f.write(text)
-        f.flush()
-        os.fsync(f.fileno())
-    atomic_replace(tmp, path)
 
 
 def checkpoint_problem(path: str) -> Optional[str]:

@@ -30,11 +30,11 @@ from mmseg_uda.datasets.data_checks import (
     DataCheckError,
     check_runner_datasets,
 )
-from mmseg_uda.utils.config_validation import (
-    UDAConfigError,
-    validate_data_folders,
-)
-from tests.helpers import own_data_layout
+from tests.helpers import load_tool, own_data_layout
+
+_validation = load_tool('tools/config_validation.py')
+UDAConfigError = _validation.UDAConfigError
+validate_data_folders = _validation.validate_data_folders
 
 CLASSES = CityscapesDataset.METAINFO['classes']
 TRAIN = [dict(type='LoadCheckedImageFromFile'),

@@ -24,7 +24,10 @@ from torch.nn.parallel import DistributedDataParallel
 
 import mmseg_uda  # noqa: F401
 from mmseg_uda.models.utils import unwrap
-from mmseg_uda.utils.launch import setup_cpu_distributed
+from tests.helpers import load_tool
+
+setup_cpu_distributed = load_tool(
+    'tools/launch_utils.py').setup_cpu_distributed
 
 # mmengine formats the config with yapf several times per Runner (seconds
 # each on a loaded CPU); the runs here never read the dump.

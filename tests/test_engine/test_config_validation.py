@@ -6,10 +6,7 @@ import os.path as osp
 import pytest
 from mmengine.config import Config
 
-from mmseg_uda.utils.config_validation import (
-    UDAConfigError,
-    validate_uda_config,
-)
+from tests.helpers import load_tool
 from tests.test_engine import test_resume_exact as helpers
 from tests.test_engine.test_resume_exact import (
     DAFORMER_CFG,
@@ -22,6 +19,10 @@ synthetic_roots = helpers.synthetic_roots  # the session fixture
 
 HRDA_MODEL = osp.join(REPO, 'configs', '_base_', 'models',
                       'hrda_daformer_sepaspp_mitb5.py')
+
+_validation = load_tool('tools/config_validation.py')
+UDAConfigError = _validation.UDAConfigError
+validate_uda_config = _validation.validate_uda_config
 
 
 @pytest.fixture

@@ -7,12 +7,11 @@ import pytest
 from mmengine.config import Config
 from mmseg.registry import MODELS
 
-from mmseg_uda.utils.config_validation import (
-    UDAConfigError,
-    validate_uda_config,
-)
+from tests.helpers import REPO, load_tool
 
-REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
+_validation = load_tool('tools/config_validation.py')
+UDAConfigError = _validation.UDAConfigError
+validate_uda_config = _validation.validate_uda_config
 HRDA_MODEL = osp.join(REPO, 'configs', '_base_', 'models',
                       'hrda_daformer_sepaspp_mitb5.py')
 

@@ -9,8 +9,7 @@ import sys
 import torch
 from mmengine.config import Config
 
-from mmseg_uda.utils.launch import apply_randomness
-from tests.helpers import REPO
+from tests.helpers import REPO, load_tool
 from tests.test_engine import test_resume_exact
 from tests.test_engine.dist_hooks import read_losses
 from tests.test_engine.test_resume_exact import (
@@ -23,6 +22,8 @@ from tests.test_engine.test_resume_exact import (
 
 synthetic_roots = test_resume_exact.synthetic_roots  # the session fixture
 ITERS = 2
+
+apply_randomness = load_tool('tools/launch_utils.py').apply_randomness
 
 
 def _cfg(roots, work_dir):

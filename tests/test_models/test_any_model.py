@@ -10,10 +10,10 @@ from mmseg.structures import SegDataSample
 from torch import nn
 
 import mmseg_uda  # noqa: F401
+from mmseg_uda.converters.uda_export import extract_segmentor_state
 from mmseg_uda.models.losses.pixel_weighted_loss import PixelWeightedLoss
 from mmseg_uda.models.uda.dacs import imagenet_backbone_cfg
 from mmseg_uda.models.utils import FirstCallCapture
-from mmseg_uda.utils.export import extract_segmentor_state
 from tests.test_models.mmseg_configs import CROP, MMSEG_CONFIGS, shrunk_model
 from tests.test_models.test_dacs import uda_batch
 

@@ -7,7 +7,7 @@ import torch.nn.functional as F
 from mmseg.registry import MODELS
 
 import mmseg_uda  # noqa: F401
-from mmseg_uda.utils.reference_checkpoint import convert_mit
+from mmseg_uda.converters.reference_checkpoint import convert_mit
 
 WIDTH0, HEADS, DEPTHS, SRS = 8, [1, 2, 4, 8], [1, 2, 1, 1], [8, 4, 2, 1]
 PATCH = [(7, 4), (3, 2), (3, 2), (3, 2)]  # (kernel, stride)

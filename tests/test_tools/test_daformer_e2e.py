@@ -5,11 +5,12 @@ import glob
 import json
 import os.path as osp
 import re
+import sys
 
 import pytest
 import torch
 
-from tests.helpers import QUICKSTART_DACS, REPO, run_tool
+from tests.helpers import QUICKSTART_DACS, run_tool
 
 
 def write_config(path, roots, max_iters, interval, extra=''):
@@ -134,8 +135,8 @@ custom_hooks = [
 '''
     cfg = write_config(tmp_path / 'cfg.py', synthetic_data, 3, 3, extra)
     proc = run_tool(['tools/dist_train.sh', cfg, '2', '--work-dir',
-                     work_dir], env_extra=dict(PORT='29611', PYTHON=REPO +
-                                               '/.venv/bin/python'))
+                     work_dir], env_extra=dict(PORT='29611',
+                                               PYTHON=sys.executable))
     assert proc.returncode == 0, proc.stdout[-4000:]
     r0 = torch.load(osp.join(work_dir, 'rank0_state.pth'))
     r1 = torch.load(osp.join(work_dir, 'rank1_state.pth'))

@@ -4,7 +4,10 @@ import os.path as osp
 import pytest
 import torch
 
-from mmseg_uda.utils.export import export_segmentor, extract_segmentor_state
+from mmseg_uda.converters.uda_export import (
+    export_segmentor,
+    extract_segmentor_state,
+)
 from tests.helpers import QUICKSTART_DACS, QUICKSTART_SOURCE_ONLY
 
 

@@ -2,8 +2,9 @@
 import pytest
 from mmengine.config import Config, ConfigDict
 
-from mmseg_uda.utils.launch import enable_amp
-from tests.helpers import REPO
+from tests.helpers import REPO, load_tool
+
+enable_amp = load_tool('tools/launch_utils.py').enable_amp
 
 
 def test_amp_single_wrapper():

@@ -9,9 +9,10 @@ import cv2
 import numpy as np
 import pytest
 
-from mmseg_uda.apis import quickstart as qs
 from mmseg_uda.apis.vis_utils import GAP, colorize, grid_geometry
-from tests.helpers import run_tool
+from tests.helpers import load_tool, run_tool
+
+qs = load_tool('tools/quickstart.py')
 
 TINY = ['--iters', '4', '--val-interval', '2', '--num-vis', '2']
 VAL_H, VAL_W = 128, 256  # the synthetic target images (W x H = 256 x 128)

@@ -17,7 +17,7 @@ from mmengine.config import Config
 from mmseg.registry import MODELS
 
 import mmseg_uda  # noqa: F401
-from mmseg_uda.utils.reference_checkpoint import (
+from mmseg_uda.converters.reference_checkpoint import (
     ReferenceCheckpointError,
     convert_reference_checkpoint,
     load_reference_file,

@@ -13,7 +13,7 @@ See docs/dataset_prepare.md.
 import argparse
 import sys
 
-from mmseg_uda.datasets.label_conversion import convert_synthia, print_summary
+from converter_utils import convert_synthia, print_summary
 
 
 def parse_args():

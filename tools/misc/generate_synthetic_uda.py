@@ -21,8 +21,7 @@ def parse_args():
                    metavar=('W', 'H'))
     p.add_argument('--seed', type=int, default=0)
     p.add_argument('--no-convert', action='store_true',
-                   help='do not run the GTA5 converter on the source')
-    p.add_argument('--nproc', type=int, default=1)
+                   help='do not write the converted source labels, statistics')
     return p.parse_args()
 
 
@@ -31,7 +30,7 @@ def main():
     roots = generate_synthetic_uda(
         a.out_dir, a.num_source, a.num_target_train, a.num_target_val,
         tuple(a.source_size), tuple(a.target_size), a.seed,
-        convert=not a.no_convert, nproc=a.nproc)
+        convert=not a.no_convert)
     for name, root in roots.items():
         print(f'{name}: {root}')
     return 0

@@ -18,15 +18,16 @@ understand. See docs/reference_checkpoints.md.
 import argparse
 import sys
 
+import torch
 from mmengine.config import DictAction
 
-from mmseg_uda.utils.reference_checkpoint import (
+from mmseg_uda.converters.reference_checkpoint import (
     ReferenceCheckpointError,
     convert_reference_checkpoint,
     load_reference_file,
-    save_checkpoint_atomic,
     verify_with_config,
 )
+from mmseg_uda.utils.io import atomic_open
 
 
 def parse_args(argv=None):
@@ -115,7 +116,8 @@ def main(argv=None) -> int:
     except (ReferenceCheckpointError, FileNotFoundError) as exc:
         print(f'error: {exc}', file=sys.stderr)
         return 2
-    save_checkpoint_atomic(converted, args.dst)
+    with atomic_open(args.dst) as f:
+        torch.save(converted, f)
     print(f'written:      {args.dst}')
     return 0
 

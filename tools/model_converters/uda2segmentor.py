@@ -11,7 +11,7 @@ Example:
 import argparse
 
 import mmseg_uda  # noqa: F401  (registers the plugin, safe torch.load)
-from mmseg_uda.utils.export import export_segmentor
+from mmseg_uda.converters.uda_export import export_segmentor
 
 
 def main():

@@ -10,11 +10,9 @@ from mmseg.registry import HOOKS
 
 from ...utils.checkpoint_safety import (
     LAST_CHECKPOINT_FILE,
-    TMP_SUFFIX,
-    atomic_replace,
-    atomic_write_text,
     remove_stale_tmp_files,
 )
+from ...utils.io import TMP_SUFFIX, atomic_replace, atomic_write
 
 
 @HOOKS.register_module()
@@ -115,7 +113,7 @@ class SafeCheckpointHook(CheckpointHook):
         if not is_main_process():
             return
         atomic_replace(final_path + TMP_SUFFIX, final_path)
-        atomic_write_text(
+        atomic_write(
             osp.join(runner.work_dir, LAST_CHECKPOINT_FILE), final_path)
         for old in outdated:
             path = osp.join(self.out_dir, self.filename_tmpl.format(old))

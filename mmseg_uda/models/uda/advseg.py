@@ -16,7 +16,7 @@ import torch.nn as nn
 from mmengine.optim import OptimWrapper, OptimWrapperDict
 from mmseg.models.utils import resize
 from mmseg.registry import MODELS
-from mmseg.utils import ConfigType, OptConfigType, SampleList
+from mmseg.utils import ConfigType, OptConfigType, SampleList, add_prefix
 from torch import Tensor
 
 from ..losses.adversarial_loss import AdversarialLoss
@@ -177,17 +177,17 @@ class AdaptSegNet(UDABaseSegmentor):
                     samples: SampleList) -> Dict[str, Tensor]:
         """The segmentor's supervised losses (names as EncoderDecoder)."""
         student = unwrap(self.student)
-        losses = _prefix(
+        losses = add_prefix(
             student.decode_head.loss_by_feat(logits, samples), 'decode')
         if aux is not None:
             heads = student.auxiliary_head
             if isinstance(heads, nn.ModuleList):
                 for i, (head, out) in enumerate(zip(heads, aux)):
-                    losses.update(
-                        _prefix(head.loss_by_feat(out, samples), f'aux_{i}'))
+                    losses.update(add_prefix(
+                        head.loss_by_feat(out, samples), f'aux_{i}'))
             else:
                 losses.update(
-                    _prefix(heads.loss_by_feat(aux[0], samples), 'aux'))
+                    add_prefix(heads.loss_by_feat(aux[0], samples), 'aux'))
         return losses
 
     def _probs(self, logits: Tensor, aux: Optional[List[Tensor]],
@@ -294,7 +294,7 @@ class AdaptSegNet(UDABaseSegmentor):
         with self._stage(self.student, optim_wrapper, last=True):
             logits, aux, src_feats = self._seg_forward(src_img)
             src_probs = self._probs(logits, aux, src_img.shape[2:])
-            losses = _prefix(self._seg_losses(logits, aux, src_samples),
+            losses = add_prefix(self._seg_losses(logits, aux, src_samples),
                              'src')
             if joint:
                 losses.update(adv_losses)
@@ -345,10 +345,6 @@ def _upsampled_softmax(logits: Tensor, size: Sequence[int],
         logits = resize(
             logits, size=size, mode='bilinear', align_corners=align_corners)
     return torch.softmax(logits, dim=1)
-
-
-def _prefix(losses: dict, prefix: str) -> dict:
-    return {f'{prefix}.{k}': v for k, v in losses.items()}
 
 
 __all__ = ['AdaptSegNet']

@@ -12,7 +12,7 @@ from mmengine.optim import OptimWrapper
 from mmengine.structures import PixelData
 from mmseg.registry import MODELS
 from mmseg.structures import SegDataSample
-from mmseg.utils import ConfigType, OptConfigType
+from mmseg.utils import ConfigType, OptConfigType, add_prefix
 from torch import Tensor
 from torch.profiler import record_function
 
@@ -191,7 +191,7 @@ class DACS(UDABaseSegmentor):
         with record_function('uda.source'), \
                 self._stage(optim_wrapper, last=False), capture:
             losses = self.student(src_img, src_samples, mode='loss')
-            loss, logs = self.parse_losses(_prefix(losses, 'src'))
+            loss, logs = self.parse_losses(add_prefix(losses, 'src'))
             if self.feature_dist is not None:
                 # 2) ImageNet feature distance on the source features.
                 with record_function('uda.feature_distance'):
@@ -237,7 +237,7 @@ class DACS(UDABaseSegmentor):
         with record_function('uda.mixed'), \
                 self._stage(optim_wrapper, last=self.mic is None):
             losses = self.student(mixed_img, mixed_samples, mode='loss')
-            loss, logs = self.parse_losses(_prefix(losses, 'mix'))
+            loss, logs = self.parse_losses(add_prefix(losses, 'mix'))
             step_backward(optim_wrapper, loss)
         log_vars.update(_detached(logs))
 
@@ -254,7 +254,7 @@ class DACS(UDABaseSegmentor):
                     self.student, mic_img, mic_samples,
                     self.data_preprocessor.mean, self.data_preprocessor.std,
                     record=self.record_debug)
-                loss, logs = self.parse_losses(_prefix(losses, 'mic'))
+                loss, logs = self.parse_losses(add_prefix(losses, 'mic'))
                 step_backward(optim_wrapper, loss)
             log_vars.update(_detached(logs))
 
@@ -349,10 +349,6 @@ def _detached(logs: dict) -> dict:
     # parse_losses' values are attached to the graph; logging them must not
     # keep a stage's activations alive into the next stage.
     return {k: v.detach() for k, v in logs.items()}
-
-
-def _prefix(losses: dict, prefix: str) -> dict:
-    return {f'{prefix}.{k}': v for k, v in losses.items()}
 
 
 def _labelled_samples(templates: List[SegDataSample], label: Tensor,

@@ -1,51 +1,30 @@
 """Label conversion, sample checks and rare class statistics shared by the
-dataset converters in ``tools/dataset_converters/``.
-
-The tools are thin command-line wrappers; everything they do lives here so
-that it is importable and tested. A conversion job looks at one
+dataset converters in ``tools/dataset_converters/`` (they import it as a
+sibling module; tests load it by path). A conversion job looks at one
 (image, label) pair, checks it, converts the label to Cityscapes trainIds
 (written atomically next to the original label), and returns the pixel
 count of each trainId. Bad samples (unreadable or blank image, image/label
 size mismatch, unknown label values) are never converted: they are listed in
-``bad_samples.json`` and left out of the statistics.
-
-Files written into the dataset root:
-
-- ``sample_class_stats.json``: ``[{"file": <label>, "<trainId>": <pixels>,
-  ...}, ...]`` (only classes present in the label),
-- ``samples_with_class.json``: ``{"<trainId>": [[<label>, <pixels>], ...]}``,
-- ``bad_samples.json``: ``[{"image": ..., "label": ..., "reason": ...}]``.
-
-Paths in these files are relative to the dataset root (POSIX separators).
+``bad_samples.json`` and left out of the statistics. The files written into
+the dataset root are described in :mod:`mmseg_uda.datasets.dataset_files`.
 """
-import json
 import os
 import os.path as osp
-import tempfile
 from typing import Callable, Dict, List, Optional, Sequence
 
 import cv2
 import numpy as np
 from PIL import Image
 
-NUM_CLASSES = 19
-IGNORE_INDEX = 255
-
-STATS_FILE = 'sample_class_stats.json'
-SAMPLES_WITH_CLASS_FILE = 'samples_with_class.json'
-BAD_SAMPLES_FILE = 'bad_samples.json'
-
-
-def cityscapes_id_to_train_id() -> Dict[int, int]:
-    """Cityscapes label id -> trainId from the official label table of
-    ``cityscapesscripts`` (GTA5 labels use the Cityscapes label ids). Ids
-    whose trainId is 255 or -1 are left out (they map to 255)."""
-    from cityscapesscripts.helpers.labels import labels
-    return {
-        lab.id: lab.trainId
-        for lab in labels if lab.id >= 0 and 0 <= lab.trainId < NUM_CLASSES
-    }
-
+from mmseg_uda.datasets.dataset_files import (
+    BAD_SAMPLES_FILE,
+    NUM_CLASSES,
+    cityscapes_id_to_train_id,
+    class_pixel_counts,
+    convert_ids,
+    write_class_stats,
+)
+from mmseg_uda.utils.io import atomic_open, atomic_write_json
 
 #: Valid Cityscapes label ids (0..33); any other value in a GTA label is
 #: unknown and makes the sample bad.
@@ -61,54 +40,15 @@ SYNTHIA_ID_TO_TRAIN_ID = {
 SYNTHIA_KNOWN_IDS = tuple(range(23))
 
 
-def make_lut(mapping: Dict[int, int], size: int = 256) -> np.ndarray:
-    """Lookup table ``lut[id] = trainId`` (255 for unmapped ids)."""
-    lut = np.full(size, IGNORE_INDEX, dtype=np.uint8)
-    for src, dst in mapping.items():
-        lut[src] = dst
-    return lut
-
-
-def convert_ids(label: np.ndarray, mapping: Dict[int, int]) -> np.ndarray:
-    """Map label ids to trainIds (uint8, 255 for every unmapped value)."""
-    size = max(int(label.max(initial=0)) + 1, max(mapping) + 1, 256)
-    return make_lut(mapping, size)[label]
-
-
-def class_pixel_counts(train_ids: np.ndarray,
-                       num_classes: int = NUM_CLASSES) -> Dict[str, int]:
-    """``{"<trainId>": pixels}`` for the classes present (255 excluded)."""
-    counts = np.bincount(train_ids.ravel(), minlength=256)[:num_classes]
-    return {str(c): int(n) for c, n in enumerate(counts) if n > 0}
-
-
-# ---------------------------------------------------------------- file I/O
-def _atomic_write_bytes(path: str, data: bytes) -> None:
-    directory = osp.dirname(osp.abspath(path))
-    os.makedirs(directory, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(
-        dir=directory, prefix='.' + osp.basename(path) + '.', suffix='.tmp')
-    try:
-        with os.fdopen(fd, 'wb') as f:
-            f.write(data)
-        os.replace(tmp, path)
-    except BaseException:
-        if osp.exists(tmp):
-            os.remove(tmp)
-        raise
-
-
+# ---------------------------------------------------------------- label I/O
 def atomic_write_png(path: str, array: np.ndarray) -> None:
-    """Write a PNG through a temporary file and ``os.replace``: readers never
-    see a half-written file, an interrupted run leaves no broken output."""
+    """Write a PNG atomically: readers never see a half-written file, an
+    interrupted run leaves no broken output."""
     ok, buf = cv2.imencode('.png', array)
     if not ok:
         raise OSError(f'could not encode {path}')
-    _atomic_write_bytes(path, buf.tobytes())
-
-
-def atomic_write_json(path: str, obj) -> None:
-    _atomic_write_bytes(path, json.dumps(obj, indent=2).encode('utf-8'))
+    with atomic_open(path) as f:
+        f.write(buf.tobytes())
 
 
 def read_label_ids(path: str, channel: Optional[int] = None) -> np.ndarray:
@@ -212,25 +152,6 @@ def _relative_to(root: str):
 
 
 # --------------------------------------------------------------- statistics
-def build_class_stats(records: List[dict]):
-    """(sample_class_stats, samples_with_class) from good records."""
-    sample_class_stats = []
-    samples_with_class: Dict[str, list] = {}
-    for rec in records:
-        if rec['reason'] is not None:
-            continue
-        entry = {'file': rec['file']}
-        entry.update(rec['stats'])
-        sample_class_stats.append(entry)
-        for c, n in rec['stats'].items():
-            samples_with_class.setdefault(c, []).append([rec['file'], n])
-    samples_with_class = {
-        c: samples_with_class[c]
-        for c in sorted(samples_with_class, key=int)
-    }
-    return sample_class_stats, samples_with_class
-
-
 def write_conversion_outputs(out_dir: str,
                              records: List[dict],
                              write_stats: bool = True) -> dict:
@@ -240,10 +161,7 @@ def write_conversion_outputs(out_dir: str,
         for r in records if r['reason'] is not None
     ]
     if write_stats:
-        stats, with_class = build_class_stats(records)
-        atomic_write_json(osp.join(out_dir, STATS_FILE), stats)
-        atomic_write_json(osp.join(out_dir, SAMPLES_WITH_CLASS_FILE),
-                          with_class)
+        write_class_stats(out_dir, records)
     atomic_write_json(osp.join(out_dir, BAD_SAMPLES_FILE), bad)
     return {
         'total': len(records),
@@ -323,12 +241,30 @@ def _missing_label(img, label, out, root):
     }
 
 
-def _run(job, tasks, root, nproc, write_stats=True):
+def _records(job, tasks, nproc):
+    """Run ``job`` on the tasks whose label exists; records sorted by
+    image, a missing label being a bad sample."""
     present = [t for t in tasks if osp.isfile(t[1])]
     records = run_jobs(job, present, nproc)
     records += [_missing_label(*t) for t in tasks if not osp.isfile(t[1])]
     records.sort(key=lambda r: r['image'])
-    return write_conversion_outputs(root, records, write_stats)
+    return records
+
+
+def _run(job, tasks, root, nproc, write_stats=True):
+    return write_conversion_outputs(root, _records(job, tasks, nproc),
+                                    write_stats)
+
+
+def _png_pair_tasks(root: str, img_dir: str, lbl_dir: str) -> list:
+    """``(image, label, trainId output, root)`` for every ``img_dir/X.png``
+    with its label ``lbl_dir/X.png`` (GTA5, SYNTHIA layouts)."""
+    tasks = []
+    for img in _list_files(img_dir, '.png'):
+        name = osp.relpath(img, img_dir)[:-len('.png')]
+        tasks.append((img, osp.join(lbl_dir, name + '.png'),
+                      osp.join(lbl_dir, name + '_labelTrainIds.png'), root))
+    return tasks
 
 
 def convert_gta(root: str, nproc: int = 1) -> dict:
@@ -337,11 +273,7 @@ def convert_gta(root: str, nproc: int = 1) -> dict:
     img_dir, lbl_dir = osp.join(root, 'images'), osp.join(root, 'labels')
     if not osp.isdir(lbl_dir):
         raise FileNotFoundError(f'GTA5 label directory not found: {lbl_dir}')
-    tasks = []
-    for img in _list_files(img_dir, '.png'):
-        name = osp.relpath(img, img_dir)[:-len('.png')]
-        tasks.append((img, osp.join(lbl_dir, name + '.png'),
-                      osp.join(lbl_dir, name + '_labelTrainIds.png'), root))
+    tasks = _png_pair_tasks(root, img_dir, lbl_dir)
     return _run(_gta_job, tasks, root, nproc)
 
 
@@ -354,11 +286,7 @@ def convert_synthia(root: str, nproc: int = 1) -> dict:
     if not osp.isdir(lbl_dir):
         raise FileNotFoundError(
             f'SYNTHIA label directory not found: {lbl_dir}')
-    tasks = []
-    for img in _list_files(img_dir, '.png'):
-        name = osp.relpath(img, img_dir)[:-len('.png')]
-        tasks.append((img, osp.join(lbl_dir, name + '.png'),
-                      osp.join(lbl_dir, name + '_labelTrainIds.png'), root))
+    tasks = _png_pair_tasks(root, img_dir, lbl_dir)
     return _run(_synthia_job, tasks, root, nproc)
 
 
@@ -380,15 +308,9 @@ def convert_cityscapes(root: str,
             lbl = osp.join(lbl_dir, stem + '_gtFine_')
             tasks.append((img, lbl + 'polygons.json',
                           lbl + 'labelTrainIds.png', root))
-        present = [t for t in tasks if osp.isfile(t[1])]
-        records = run_jobs(_cityscapes_job, present, nproc)
-        records += [_missing_label(*t) for t in tasks if not osp.isfile(t[1])]
-        records.sort(key=lambda r: r['image'])
-        summaries[split] = records
+        summaries[split] = _records(_cityscapes_job, tasks, nproc)
     all_records = [r for recs in summaries.values() for r in recs]
     bad = write_conversion_outputs(root, all_records, write_stats=False)
     if stats_split in summaries:
-        stats, with_class = build_class_stats(summaries[stats_split])
-        atomic_write_json(osp.join(root, STATS_FILE), stats)
-        atomic_write_json(osp.join(root, SAMPLES_WITH_CLASS_FILE), with_class)
+        write_class_stats(root, summaries[stats_split])
     return bad

@@ -6,7 +6,7 @@ from typing import Optional
 import torch
 from mmengine.config import Config
 
-from .reference_checkpoint import save_checkpoint_atomic
+from ..utils.io import atomic_open
 
 
 def extract_segmentor_state(state_dict: dict, which: str = 'student') -> dict:
@@ -49,7 +49,8 @@ def export_segmentor(config: str,
                                                       'mmseg_version')}
     meta['exported_from'] = dict(checkpoint=osp.abspath(checkpoint),
                                  model=which)
-    save_checkpoint_atomic(dict(state_dict=exported, meta=meta), out)
+    with atomic_open(out) as f:
+        torch.save(dict(state_dict=exported, meta=meta), f)
     if out_config is not None:
         seg_cfg = cfg.copy()
         seg_cfg.model = cfg.model.segmentor

@@ -34,11 +34,9 @@ the heads keep the reference names (identity). This module only needs torch
 """
 import collections
 import importlib
-import os
 import os.path as osp
 import pickle
 import re
-import tempfile
 from dataclasses import dataclass, field
 from typing import Dict, List, Optional, Sequence, Tuple
 
@@ -96,23 +94,6 @@ def load_reference_file(path: str, unsafe_load: bool = False) -> dict:
             'code stored in the file. Alternatively load it once in a '
             'trusted environment and re-save only '
             "{'state_dict': ckpt['state_dict']}.") from exc
-
-
-def save_checkpoint_atomic(checkpoint: dict, path: str) -> None:
-    """``torch.save`` to a temporary file next to ``path``, then rename: a
-    reader never sees a partial file."""
-    out_dir = osp.dirname(osp.abspath(path))
-    os.makedirs(out_dir, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(
-        prefix='.' + osp.basename(path) + '.', suffix='.tmp', dir=out_dir)
-    try:
-        with os.fdopen(fd, 'wb') as f:
-            torch.save(checkpoint, f)
-        os.replace(tmp, path)
-    except BaseException:
-        if osp.exists(tmp):
-            os.unlink(tmp)
-        raise
 
 
 # ---------------------------------------------------------------------------
@@ -738,7 +719,7 @@ def convert_reference_checkpoint(
     meta = dict(
         dataset_meta=default_dataset_meta(student.num_classes, ref_meta),
         converted_from=dict(
-            converter='mmseg_uda.utils.reference_checkpoint',
+            converter='mmseg_uda.converters.reference_checkpoint',
             version=CONVERTER_VERSION,
             source=source,
             layout=report.layout,
