@@ -9,7 +9,7 @@ from mmengine.logging import print_log
 from mmseg.registry import HOOKS
 
 from ...datasets.bad_samples import BadSampleError, replaced_samples
-from ...datasets.label_conversion import atomic_write_json
+from ...utils.io import atomic_write_json
 from ...utils.rank_agreement import count_over_ranks, gather_over_ranks
 
 #: the checkpoint ``meta`` key holding the unreadable samples met so far.
