@@ -87,3 +87,21 @@ def test_runs_identical_by_default_and_train_tool_sets_the_seed(
     tool_state = torch.load(osp.join(work, 'rank0_state.pth'))
     for key, value in tool_state.items():
         assert torch.equal(value, state_5[f'model.{key}']), key
+
+
+def test_apply_randomness_keeps_the_data_stream_seeded(monkeypatch):
+    """``--diff-rank-seed``: mmengine would build the sampler with a random
+    seed (rank 0's draw) and two runs would read different data; rules
+    that out. ``--deterministic`` sets cuBLAS's workspace variable."""
+    monkeypatch.delenv('CUBLAS_WORKSPACE_CONFIG', raising=False)
+    cfg = Config(dict(randomness=dict(seed=0),
+                      train_dataloader=dict(sampler=dict(type='UDASampler'))))
+    out = apply_randomness(cfg, seed=7, deterministic=True,
+                           diff_rank_seed=True)
+    assert out == dict(seed=7, deterministic=True, diff_rank_seed=True)
+    assert cfg.randomness == out
+    assert cfg.train_dataloader.sampler.seed == 7
+    assert os.environ['CUBLAS_WORKSPACE_CONFIG'] == ':4096:8'
+    plain = Config(dict(train_dataloader=dict(sampler=dict(type='X'))))
+    assert apply_randomness(plain) == {'seed': None}  # mmengine's default
+    assert 'seed' not in plain.train_dataloader.sampler
