@@ -30,7 +30,8 @@ def setup_cpu_distributed(cfg, launcher: str) -> bool:
     fail on CPU, and it reverts SyncBN only in non-distributed runs. Here the
     gloo process group is created before the Runner (which then skips its own
     ``init_dist``), DDP gets ``device_ids=None`` and SyncBN becomes BN (so
-    BN running statistics are per rank there; parameters stay identical).
+    each rank normalises with its own batch statistics there;
+    ``UDADistributedDataParallel`` averages the running statistics).
     On CUDA machines nothing changes (NCCL, SyncBN).
 
     Returns:
