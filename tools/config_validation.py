@@ -159,7 +159,7 @@ def _check_rcs(cfg, errors: List[str]) -> None:
             f'{"is" if len(missing) == 1 else "are"} missing in '
             f'{stats_dir!r} ({key}.stats_dir, default: the source '
             'data_root). Generate them with the source dataset converter '
-            '(e.g. tools/dataset_converters/gta.py) or set '
+            '(tools/dataset_converters/gta.py, folder.py, ...) or set '
             f'{key}=None.')
 
 

@@ -177,7 +177,8 @@ class CheckedDatasetMixin:
 
     def prepare_data(self, idx):
         data = super().prepare_data(idx)
-        num_classes = len(self.metainfo.get('classes') or ())
+        # _metainfo: the public property deep-copies it for every sample
+        num_classes = len(self._metainfo.get('classes') or ())
         if data is not None and num_classes:
             for label, path in _gt_labels(data):
                 check_label_values(label, num_classes, self.ignore_index,

@@ -35,7 +35,7 @@ def _load_json(path: str, what: str):
         raise RCSStatsError(
             f'Rare class sampling needs {what} {path!r}, which does not '
             'exist. Write it with the dataset converter (tools/'
-            'dataset_converters/{gta,synthia,cityscapes}.py), or set '
+            'dataset_converters/{gta,synthia,cityscapes,folder}.py), or set '
             'rare_class_sampling.stats_dir to the folder holding it.')
     try:
         with open(path) as f:

@@ -18,6 +18,7 @@ from PIL import Image
 
 from mmseg_uda.datasets.dataset_files import (
     BAD_SAMPLES_FILE,
+    IGNORE_INDEX,
     NUM_CLASSES,
     cityscapes_id_to_train_id,
     class_pixel_counts,
@@ -93,25 +94,45 @@ def check_image(img_path: str):
     return img.shape[:2], None
 
 
+def _same_png(path: str, array: np.ndarray) -> bool:
+    """Whether ``path`` is a PNG holding exactly ``array``."""
+    if not osp.isfile(path):
+        return False
+    old = cv2.imread(path, cv2.IMREAD_UNCHANGED)
+    return (old is not None and old.shape == array.shape
+            and old.dtype == array.dtype and np.array_equal(old, array))
+
+
 def convert_sample(img_path: str,
                    label_path: str,
-                   out_path: str,
-                   mapping: Dict[int, int],
-                   known_ids: Sequence[int],
+                   out_path: Optional[str],
+                   mapping: Optional[Dict[int, int]],
+                   known_ids: Optional[Sequence[int]],
                    channel: Optional[int] = None,
                    root: str = '',
-                   label_reader: Optional[Callable] = None) -> dict:
+                   label_reader: Optional[Callable] = None,
+                   num_classes: int = NUM_CLASSES,
+                   ignore_index: int = IGNORE_INDEX,
+                   compare_content: bool = False) -> dict:
     """Check one sample, write its trainId label and count its classes.
 
+    ``known_ids``: the label values allowed before ``mapping`` (None: any);
+    after the mapping (none: the label as read) every value must be a class
+    id ``0..num_classes-1`` or ``ignore_index``. ``out_path`` None checks
+    the label in place (no output). An existing output is kept when it is
+    newer than its inputs (``compare_content``: when it holds the same
+    labels, so that a changed mapping rewrites it).
+
     Returns ``dict(image, label, file, stats, reason, written)``: ``reason``
-    is None for a good sample; ``file`` is the output label relative to
-    ``root``; ``written`` says whether the output was (re)written (False if
-    it was up to date: conversions are idempotent).
+    is None for a good sample; ``file`` is the label to train on (the output,
+    or the label itself) relative to ``root``; ``written`` says whether the
+    output was (re)written (False if it was up to date: conversions are
+    idempotent).
     """
-    rel = _relative_to(root)
+    rel = relative_to(root)
     record = {
         'image': rel(img_path), 'label': rel(label_path),
-        'file': rel(out_path), 'stats': None, 'reason': None,
+        'file': rel(out_path or label_path), 'stats': None, 'reason': None,
         'written': False
     }
     img_shape, reason = check_image(img_path)
@@ -130,18 +151,31 @@ def convert_sample(img_path: str,
         unknown = np.setdiff1d(np.unique(ids), np.asarray(known_ids))
         if unknown.size:
             reason = f'unknown label values {unknown.tolist()[:10]}'
+    if reason is None:
+        train_ids = ids if mapping is None else convert_ids(ids, mapping)
+        values = np.unique(train_ids)
+        outside = values[(values >= num_classes) & (values != ignore_index)]
+        if outside.size:
+            reason = (f'label values {outside.tolist()[:10]} outside the '
+                      f'{num_classes} classes and the ignore index '
+                      f'{ignore_index}')
     if reason is not None:
         record['reason'] = reason
         return record
-    train_ids = convert_ids(ids, mapping)
-    if not is_up_to_date(out_path, img_path, label_path):
-        atomic_write_png(out_path, train_ids)
-        record['written'] = True
-    record['stats'] = class_pixel_counts(train_ids)
+    if out_path is not None:
+        if compare_content:
+            up_to_date = _same_png(out_path, train_ids)
+        else:
+            up_to_date = is_up_to_date(out_path, img_path, label_path)
+        if not up_to_date:
+            atomic_write_png(out_path, train_ids)
+            record['written'] = True
+    record['stats'] = class_pixel_counts(train_ids, num_classes)
     return record
 
 
-def _relative_to(root: str):
+def relative_to(root: str):
+    """``path -> path relative to root`` (POSIX separators)."""
 
     def rel(path: str) -> str:
         if not root:
@@ -233,15 +267,15 @@ def _cityscapes_job(task):
                           label_reader=_read_cityscapes_json)
 
 
-def _missing_label(img, label, out, root):
-    rel = _relative_to(root)
+def _missing_label(img, label, out, root, *_):
+    rel = relative_to(root)
     return {
-        'image': rel(img), 'label': rel(label), 'file': rel(out),
+        'image': rel(img), 'label': rel(label), 'file': rel(out or label),
         'stats': None, 'reason': 'label file missing', 'written': False
     }
 
 
-def _records(job, tasks, nproc):
+def check_samples(job, tasks, nproc: int = 1) -> List[dict]:
     """Run ``job`` on the tasks whose label exists; records sorted by
     image, a missing label being a bad sample."""
     present = [t for t in tasks if osp.isfile(t[1])]
@@ -252,7 +286,7 @@ def _records(job, tasks, nproc):
 
 
 def _run(job, tasks, root, nproc, write_stats=True):
-    return write_conversion_outputs(root, _records(job, tasks, nproc),
+    return write_conversion_outputs(root, check_samples(job, tasks, nproc),
                                     write_stats)
 
 
@@ -308,7 +342,7 @@ def convert_cityscapes(root: str,
             lbl = osp.join(lbl_dir, stem + '_gtFine_')
             tasks.append((img, lbl + 'polygons.json',
                           lbl + 'labelTrainIds.png', root))
-        summaries[split] = _records(_cityscapes_job, tasks, nproc)
+        summaries[split] = check_samples(_cityscapes_job, tasks, nproc)
     all_records = [r for recs in summaries.values() for r in recs]
     bad = write_conversion_outputs(root, all_records, write_stats=False)
     if stats_split in summaries:
