@@ -366,3 +366,19 @@ def test_pixel_weights_reach_the_loss_through_ddp(tmp_path):
         torch.testing.assert_close(losses['decode.loss_ce'], expected)
     finally:
         dist.destroy_process_group()
+
+
+def test_torch_before_2_refuses_mmseg_heads_but_keeps_plugin_heads(
+        monkeypatch):
+    """The publishing hooks need torch >= 2.0 (forward hooks with keyword
+    arguments): older torch gets a clear error for mmseg heads, while models
+    with only the plugin's own heads (which apply seg_weight themselves)
+    register no hook and still build. Rules out: a TypeError deep in
+    torch on 1.13, or the plugin's zoo broken on 1.13."""
+    from tests.test_models.tiny_models import tiny_mit_segmentor
+    monkeypatch.setattr(torch, '__version__', '1.13.1')
+    with pytest.raises(RuntimeError, match=r'torch >= 2\.0.*1\.13\.1'):
+        build_dacs(shrunk_model(DLV3P), init=False)
+    model = build_dacs(tiny_mit_segmentor(), init=False,
+                       imnet_feature_dist=None)
+    assert not model.student._forward_pre_hooks

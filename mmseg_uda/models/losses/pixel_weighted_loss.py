@@ -26,7 +26,9 @@ the label map fail when the model is built (:func:`check_pixel_weightable`).
 from contextlib import contextmanager
 from typing import Iterator, List, Optional, Tuple
 
+import torch
 import torch.nn as nn
+from mmengine.utils import digit_version
 from mmseg.models.decode_heads import DAHead
 from mmseg.models.decode_heads.cascade_decode_head import BaseCascadeDecodeHead
 from mmseg.models.decode_heads.decode_head import BaseDecodeHead
@@ -227,7 +229,8 @@ def add_pixel_weights(segmentor: nn.Module) -> SegWeightScope:
     ``DAFormerHead``, ``HRDAHead``) are left as they are; the others are
     checked (:func:`check_pixel_weightable`) and their ``loss_decode``
     entries wrapped in :class:`PixelWeightedLoss`. Registers the forward
-    hooks that publish each ``forward(mode='loss')`` batch.
+    hooks that publish each ``forward(mode='loss')`` batch (only when a head
+    was wrapped; they need torch >= 2.0).
 
     Returns:
         SegWeightScope: the segmentor's scope.
@@ -237,10 +240,12 @@ def add_pixel_weights(segmentor: nn.Module) -> SegWeightScope:
         raise TypeError(f'{type(segmentor).__name__} has no decode_head to '
                         'apply per-pixel loss weights to')
     scope = SegWeightScope()
+    wrapped = False
     for name, head in heads:
         if getattr(head, 'supports_seg_weight', False):
             continue
         check_pixel_weightable(name, head)
+        wrapped = True
         owner = f'{name} ({type(head).__name__})'
         if isinstance(head.loss_decode, nn.ModuleList):
             head.loss_decode = nn.ModuleList(
@@ -249,6 +254,14 @@ def add_pixel_weights(segmentor: nn.Module) -> SegWeightScope:
         else:
             head.loss_decode = PixelWeightedLoss(head.loss_decode, scope,
                                                  owner)
+    if not wrapped:  # the plugin's own heads only: nothing to publish
+        return scope
+    if digit_version(torch.__version__) < digit_version('2.0.0'):
+        raise RuntimeError(
+            f'{type(segmentor).__name__} with mmseg heads ('
+            f'{", ".join(n for n, _ in heads)}) needs torch >= 2.0 for '
+            'per-pixel loss weights (forward hooks with keyword arguments); '
+            f'found torch {torch.__version__}')
     segmentor.register_forward_pre_hook(scope.pre_hook, with_kwargs=True)
     segmentor.register_forward_hook(
         scope.post_hook, with_kwargs=True, always_call=True)
