@@ -382,3 +382,25 @@ def test_torch_before_2_refuses_mmseg_heads_but_keeps_plugin_heads(
     model = build_dacs(tiny_mit_segmentor(), init=False,
                        imnet_feature_dist=None)
     assert not model.student._forward_pre_hooks
+
+
+def test_the_issue_example_builds(tmp_path):
+    """The config of the bug report (mmseg's full SegFormer config wrapped
+    by DACS in three lines) builds: the decode head gets pixel weights
+    instead of the former TypeError about SegformerHead."""
+    from mmengine.config import Config
+    cfg_file = tmp_path / 'issue.py'
+    cfg_file.write_text(
+        "_base_ = ['mmseg::segformer/segformer_mit-b0_8xb2-160k_ade20k-"
+        "512x512.py']\n"
+        "custom_imports = dict(imports=['mmseg_uda'], "
+        'allow_failed_imports=False)\n'
+        "model = dict(_delete_=True, type='DACS', segmentor=_base_.model, "
+        'pseudo_threshold=0.968)\n')
+    cfg = Config.fromfile(str(cfg_file))
+    segmentor = cfg.model.segmentor
+    segmentor.backbone.init_cfg = None  # nothing downloaded
+    segmentor.decode_head.norm_cfg = dict(type='BN', requires_grad=True)
+    model = MODELS.build(cfg.model)
+    assert isinstance(model.student.decode_head.loss_decode,
+                      PixelWeightedLoss)
