@@ -3,10 +3,9 @@ plus the synthetic data base, through the real tools: ``tools/train.py``
 trains 2 iterations (with mmengine's TensorBoard backend) and
 ``tools/test.py`` evaluates the checkpoint."""
 import glob
+import importlib.util
 import os.path as osp
 import re
-
-import pytest
 
 from tests.helpers import REPO, run_tool
 
@@ -22,7 +21,9 @@ custom_imports = dict(imports=['mmseg_uda'], allow_failed_imports=False)
 data_preprocessor = dict(size=_base_.crop_size)
 model = dict(_delete_=True, type='DACS', segmentor=_base_.model)
 custom_hooks = [dict(type='EMATeacherHook', alpha=0.999)]
-visualizer = dict(vis_backends=[
+'''
+# Following the run in TensorBoard: one more line.
+TENSORBOARD = '''visualizer = dict(vis_backends=[
     dict(type='LocalVisBackend'), dict(type='TensorboardVisBackend')])
 '''
 
@@ -77,10 +78,13 @@ def test_train_and_test_a_config_inheriting_mmseg(synthetic_data, tmp_path):
     """Rules out: configs that only work with the plugin's own model bases,
     a UDA run whose losses never reach TensorBoard, a checkpoint that
     mmseg's test tool cannot evaluate."""
-    pytest.importorskip('tensorboard')
+    # tensorboard is pinned in requirements/tests.txt; without it only the
+    # TensorBoard part is skipped
+    has_tensorboard = importlib.util.find_spec('tensorboard') is not None
     cfg = tmp_path / 'dacs_deeplabv3plus_synthetic.py'
     cfg.write_text(USER_CONFIG.format(
-        data=osp.join(REPO, 'configs/_base_/datasets/synthetic_uda.py')))
+        data=osp.join(REPO, 'configs/_base_/datasets/synthetic_uda.py')) +
+        (TENSORBOARD if has_tensorboard else ''))
     work_dir = str(tmp_path / 'work')
     proc = run_tool(['tools/train.py', str(cfg), '--work-dir', work_dir,
                      '--cfg-options', *SHRINK, *data_opts(synthetic_data)])
@@ -88,14 +92,17 @@ def test_train_and_test_a_config_inheriting_mmseg(synthetic_data, tmp_path):
     ckpt = osp.join(work_dir, 'iter_2.pth')
     assert osp.exists(ckpt), proc.stdout[-2000:]
 
-    scalars = tensorboard_scalars(work_dir)
+    scalars = tensorboard_scalars(work_dir) if has_tensorboard else {}
     # one value per iteration of every loss of the UDA step (source and
     # mixed batch, decode and auxiliary head), and the validation mIoU
     for tag in ('src.decode.loss_ce', 'src.aux.loss_ce', 'mix.decode.loss_ce',
                 'mix.aux.loss_ce', 'pseudo_weight'):
-        assert tag in scalars, sorted(scalars)
-        assert len(scalars[tag]) == 2, (tag, scalars[tag])
-    assert len(scalars['mIoU']) == 1, sorted(scalars)
+        if has_tensorboard:
+            assert tag in scalars, sorted(scalars)
+            assert len(scalars[tag]) == 2, (tag, scalars[tag])
+        assert f'{tag}: ' in proc.stdout, tag  # the text log has them too
+    if has_tensorboard:
+        assert len(scalars['mIoU']) == 1, sorted(scalars)
 
     proc = run_tool(['tools/test.py', str(cfg), ckpt, '--work-dir',
                      str(tmp_path / 'test'), '--cfg-options', *SHRINK,
