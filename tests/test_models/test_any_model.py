@@ -404,3 +404,26 @@ def test_the_issue_example_builds(tmp_path):
     model = MODELS.build(cfg.model)
     assert isinstance(model.student.decode_head.loss_decode,
                       PixelWeightedLoss)
+
+
+def test_wrapped_mmseg_head_equals_the_plugins_native_weighting():
+    """mmseg's FCNHead with the loss wrapper and the same head with the
+    plugin's ``PixelWeightedLossMixin`` (what DAFormerHead/DeepLabV2Head
+    use) give identical weighted losses, OHEM sampler included: the two
+    paths have one semantics. Rules out: the wrapper and the mixin combining
+    seg_weight and the sampler's weight differently."""
+    from tests.test_models.tiny_models import tiny_mit_segmentor
+    losses, loss_modules = [], []
+    for head in ('FCNHead', 'TinyWeightedFCNHead'):
+        segmentor = tiny_mit_segmentor(head=head, crop=(CROP, CROP))
+        segmentor.decode_head.sampler = dict(type='OHEMPixelSampler',
+                                             thresh=0.6, min_kept=50)
+        model = build_dacs(segmentor, imnet_feature_dist=None)
+        model.eval()
+        inputs, samples = weighted_samples()
+        losses.append(model.student(inputs, samples, mode='loss'))
+        loss_modules.append(type(model.student.decode_head.loss_decode))
+    assert loss_modules[0] is PixelWeightedLoss  # wrapped
+    assert loss_modules[1] is not PixelWeightedLoss  # native
+    torch.testing.assert_close(losses[0]['decode.loss_ce'],
+                               losses[1]['decode.loss_ce'])
