@@ -73,8 +73,12 @@ def build_model(kind: str, args):
         model.decode_head.decoder_params.embed_dims = args.head_dims
         if kind == 'hrda':
             model.decode_head.attention_embed_dim = args.head_dims
-    if kind == 'hrda' and args.window_batch is not None:
-        model.test_cfg.batch_size = args.window_batch or None
+    if kind == 'hrda':
+        # one window per forward (the bounded-memory setting measured here)
+        # unless told; the configs' pixel budget batches 3 windows
+        model.test_cfg.max_batch_pixels = None
+        model.test_cfg.batch_size = (1 if args.window_batch is None else
+                                     args.window_batch or None)
     return MODELS.build(model)
 
 

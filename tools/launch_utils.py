@@ -2,6 +2,7 @@
 edits every launch needs, so users never edit configs per machine."""
 import os
 import os.path as osp
+from typing import Optional
 
 import torch
 
@@ -74,10 +75,23 @@ def set_local_rank_env(local_rank: int) -> None:
         os.environ['LOCAL_RANK'] = str(local_rank)
 
 
-def enable_amp(optim_wrapper) -> bool:
+def amp_dtype() -> str:
+    """The autocast dtype of ``--amp`` on this machine: ``'bfloat16'`` on
+    GPUs with bf16 tensor cores (compute capability >= 8: Ampere, Hopper,
+    ...; fp32's exponent range, so no gradient underflow), ``'float16'``
+    otherwise (mmengine's default, with the dynamic loss scale)."""
+    if (torch.cuda.is_available()
+            and torch.cuda.get_device_capability()[0] >= 8):
+        return 'bfloat16'
+    return 'float16'
+
+
+def enable_amp(optim_wrapper, dtype: Optional[str] = None) -> bool:
     """``--amp``: turn ``OptimWrapper`` configs into ``AmpOptimWrapper``
     with dynamic loss scaling, for a single wrapper or for each child of a
     per-network config (``constructor='MultiOptimWrapperConstructor'``).
+    The autocast dtype is ``dtype`` or :func:`amp_dtype` (bf16 where the
+    GPU has it), unless the wrapper config names one.
 
     Returns:
         bool: False if AMP was already on everywhere.
@@ -103,6 +117,7 @@ def enable_amp(optim_wrapper) -> bool:
                              f'{wrapper_type!r}')
         wrapper['type'] = 'AmpOptimWrapper'
         wrapper['loss_scale'] = 'dynamic'
+        wrapper.setdefault('dtype', dtype or amp_dtype())
         changed = True
     return changed
 

@@ -325,6 +325,30 @@ def test_slide_windows_batched_equal_unbatched_and_averaged():
     assert pred[0].pred_sem_seg.shape == (64, 128)
 
 
+def test_slide_window_batch_memory_budget():
+    # Rules out: a budget that is ignored (all windows of a large image in
+    # one forward) or that rounds down to 0 windows.
+    model = tiny_model().eval()
+    model.test_cfg.update(batched_slide=True, batch_size=None,
+                          max_batch_pixels=2 * 64 * 64)
+    assert model.slide_window_batch(num_windows=5, num_images=1) == 2
+    assert model.slide_window_batch(num_windows=5, num_images=2) == 1
+    assert model.slide_window_batch(num_windows=5, num_images=4) == 1
+    model.test_cfg.update(max_batch_pixels=None, batch_size=3)
+    assert model.slide_window_batch(num_windows=5, num_images=1) == 3
+    model.test_cfg.update(batched_slide=False)
+    assert model.slide_window_batch(num_windows=5, num_images=1) == 1
+    # the budgeted batches give the same logits as one window at a time
+    x = torch.randn(1, 3, 64, 128)
+    metas = [dict(img_shape=(64, 128), ori_shape=(64, 128))]
+    with torch.no_grad():
+        one = model.slide_inference(x, metas)
+        model.test_cfg.update(batched_slide=True, batch_size=None,
+                              max_batch_pixels=2 * 64 * 64)
+        two = model.slide_inference(x, metas)
+    torch.testing.assert_close(two, one, atol=1e-5, rtol=1e-5)
+
+
 def test_hr_sliding_windows_in_encode_decode():
     model = tiny_model().eval()
     x = torch.randn(1, 3, 64, 64)

@@ -12,7 +12,47 @@ def test_amp_single_wrapper():
     assert enable_amp(wrapper)
     assert wrapper.type == 'AmpOptimWrapper'
     assert wrapper.loss_scale == 'dynamic'
+    assert wrapper.dtype in ('bfloat16', 'float16')
     assert not enable_amp(wrapper)  # already on
+
+
+@pytest.mark.parametrize('cuda,major,expected', [
+    (False, 0, 'float16'), (True, 7, 'float16'), (True, 8, 'bfloat16'),
+    (True, 9, 'bfloat16')])
+def test_amp_dtype_by_gpu_capability(monkeypatch, cuda, major, expected):
+    # Rules out: fp16 (loss-scaled, slower on Hopper) chosen on a bf16 GPU,
+    # or bf16 chosen on a pre-Ampere GPU that only emulates it.
+    import torch
+    monkeypatch.setattr(torch.cuda, 'is_available', lambda: cuda)
+    monkeypatch.setattr(torch.cuda, 'get_device_capability',
+                        lambda *a: (major, 0))
+    wrapper = ConfigDict(type='OptimWrapper', optimizer=dict(type='SGD'))
+    enable_amp(wrapper)
+    assert wrapper.dtype == expected
+    named = ConfigDict(type='OptimWrapper', optimizer=dict(type='SGD'),
+                       dtype='float16')
+    enable_amp(named)
+    assert named.dtype == 'float16'  # the config's own choice is kept
+
+
+def test_matmul_precision_hook_cuda_only_and_restored(monkeypatch):
+    # Rules out: a hook that changes CPU numerics, leaks the setting past
+    # the run, or accepts a typo.
+    import torch
+
+    from mmseg_uda.engine.hooks import MatmulPrecisionHook
+    before = torch.get_float32_matmul_precision()
+    hook = MatmulPrecisionHook('high')
+    monkeypatch.setattr(torch.cuda, 'is_available', lambda: False)
+    hook.before_run(None)
+    assert torch.get_float32_matmul_precision() == before
+    monkeypatch.setattr(torch.cuda, 'is_available', lambda: True)
+    hook.before_run(None)
+    assert torch.get_float32_matmul_precision() == 'high'
+    hook.after_run(None)
+    assert torch.get_float32_matmul_precision() == before
+    with pytest.raises(ValueError, match='precision'):
+        MatmulPrecisionHook('tf32')
 
 
 def test_amp_per_network_wrappers():

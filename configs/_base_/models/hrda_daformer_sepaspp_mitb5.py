@@ -3,8 +3,9 @@
 # context = crop downscaled by 2, detail = random 512x512 crop (corner a
 # multiple of 8), scale attention = DAFormer head with a 1x1 fusion, loss
 # 0.9 * fused + 0.1 * detail. Test: 1024x1024 windows with stride 512, each
-# fused over both resolutions, `batch_size` windows per forward (1 keeps the
-# validation memory of one window; raise it for speed when memory allows).
+# fused over both resolutions, windows batched per forward up to
+# `max_batch_pixels` input pixels (3 windows = a whole 2048x1024 Cityscapes
+# image per forward; lower it, e.g. to 1024 * 1024, on small GPUs).
 _base_ = ['./daformer_sepaspp_mitb5.py']
 data_preprocessor = dict(size=(1024, 1024))
 model = dict(
@@ -27,6 +28,7 @@ model = dict(
     test_cfg=dict(
         mode='slide',
         batched_slide=True,
-        batch_size=1,
+        batch_size=None,
+        max_batch_pixels=3 * 1024 * 1024,
         stride=(512, 512),
         crop_size=(1024, 1024)))

@@ -40,4 +40,7 @@ default_hooks = dict(
     checkpoint=dict(
         type='CheckpointHook', by_epoch=False, interval=4000, max_keep_ckpts=1),
     sampler_seed=dict(type='DistSamplerSeedHook'),
-    visualization=dict(type='SegVisualizationHook'))
+    visualization=dict(type='SegVisualizationHook'),
+    # TF32 matmuls on Ampere+ GPUs (no effect on CPU); precision='highest'
+    # for full fp32 (docs/train_test.md, "Speed")
+    matmul_precision=dict(type='MatmulPrecisionHook', precision='high'))

@@ -1,5 +1,6 @@
 from .bad_sample_hook import BadSampleHook
 from .ema_teacher_hook import EMATeacherHook
+from .matmul_precision_hook import MatmulPrecisionHook
 from .nonfinite_guard_hook import NonFiniteGuardHook
 from .preemption_hook import PreemptionHook
 from .random_state_hook import RandomStateHook
@@ -7,6 +8,7 @@ from .safe_checkpoint_hook import SafeCheckpointHook
 from .uda_visualization_hook import UDAVisualizationHook
 
 __all__ = [
-    'BadSampleHook', 'EMATeacherHook', 'NonFiniteGuardHook', 'PreemptionHook',
-    'RandomStateHook', 'SafeCheckpointHook', 'UDAVisualizationHook'
+    'BadSampleHook', 'EMATeacherHook', 'MatmulPrecisionHook',
+    'NonFiniteGuardHook', 'PreemptionHook', 'RandomStateHook',
+    'SafeCheckpointHook', 'UDAVisualizationHook'
 ]

@@ -21,7 +21,8 @@ averaged over overlaps, fused with the full attention map.
 Test (``predict`` with ``test_cfg.mode='slide'``): sliding windows over the
 image, each window fused as above; ``batched_slide=True`` processes
 ``batch_size`` windows per forward (all windows when ``batch_size`` is
-None), so peak memory is bounded by the window batch, not the image size.
+None), at most ``max_batch_pixels`` input pixels per forward, so peak
+memory is bounded by the window batch, not the image size.
 """
 import copy
 import math
@@ -91,7 +92,8 @@ class HRDAEncoderDecoder(EncoderDecoder):
         feature_scale (float, optional): scale of the features for the
             ImageNet feature distance; only the context scale is supported
             (it is the first backbone call of ``loss``).
-        test_cfg: mmseg's, plus ``batched_slide`` and ``batch_size``.
+        test_cfg: mmseg's, plus ``batched_slide``, ``batch_size`` and
+            ``max_batch_pixels`` (see :meth:`slide_window_batch`).
     """
 
     def __init__(self,
@@ -251,6 +253,21 @@ class HRDAEncoderDecoder(EncoderDecoder):
             mode='bilinear',
             align_corners=self.align_corners)
 
+    def slide_window_batch(self, num_windows: int, num_images: int) -> int:
+        """Windows per forward of :meth:`slide_inference`: 1 without
+        ``batched_slide``; else ``batch_size`` (all windows if None), capped
+        by ``max_batch_pixels`` (input pixels of the windows of all images
+        in one forward; the memory budget: each window costs a context and
+        ``hr_slide`` detail passes)."""
+        if not self.test_cfg.get('batched_slide', False):
+            return 1
+        n = self.test_cfg.get('batch_size', None) or num_windows
+        budget = self.test_cfg.get('max_batch_pixels', None)
+        if budget:
+            h, w = self.test_cfg.crop_size
+            n = min(n, budget // (h * w * num_images))
+        return max(1, min(n, num_windows))
+
     def slide_inference(self, inputs: Tensor,
                         batch_img_metas: List[dict]) -> Tensor:
         """Sliding windows (``test_cfg.crop_size``/``stride``), each fused
@@ -259,9 +276,7 @@ class HRDAEncoderDecoder(EncoderDecoder):
         accumulated in place (no full-size temporaries per window)."""
         boxes = slide_boxes(*inputs.shape[2:], self.test_cfg.crop_size,
                             self.test_cfg.stride)
-        n = 1
-        if self.test_cfg.get('batched_slide', False):
-            n = self.test_cfg.get('batch_size', None) or len(boxes)
+        n = self.slide_window_batch(len(boxes), inputs.shape[0])
         b = inputs.shape[0]
         preds = inputs.new_zeros((b, self.out_channels, *inputs.shape[2:]))
         count = inputs.new_zeros((b, 1, *inputs.shape[2:]))

@@ -43,7 +43,10 @@ def pseudo_label_and_weight(logits: Tensor,
         equal to the fraction of the batch's pixels whose max probability is
         ``>= threshold`` (one scalar per batch, as the reference).
     """
-    max_prob, label = torch.softmax(logits.detach(), dim=1).max(dim=1)
+    # float32 softmax: a bf16/fp16 teacher's logits would round the
+    # probabilities near the threshold
+    max_prob, label = torch.softmax(
+        logits.detach().float(), dim=1).max(dim=1)
     confident = (max_prob >= threshold).float().mean()
     return label, confident.expand_as(max_prob).clone()
 
@@ -208,7 +211,10 @@ class DACS(UDABaseSegmentor):
             capture.calls.clear()
 
         # 3) pseudo-labels of the EMA teacher on the target images.
-        with torch.no_grad(), record_function('uda.teacher'):
+        # under the optim wrapper's autocast too (mixed precision runs the
+        # teacher in bf16/fp16 like the student)
+        with torch.no_grad(), record_function('uda.teacher'), \
+                optim_wrapper.optim_context(self.teacher):
             logits = self.teacher.encode_decode(
                 tgt_img, [s.metainfo for s in tgt_samples])
         with torch.no_grad(), record_function('uda.pseudo_label'):
