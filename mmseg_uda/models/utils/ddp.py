@@ -32,16 +32,19 @@ def grad_sync(module: nn.Module, enabled: bool):
 
 @torch.no_grad()
 def average_buffers(module: nn.Module) -> int:
-    """Average across ranks, in place, the floating-point buffers (BN
-    running statistics) of the submodules of ``module`` that are in
-    training mode; returns how many were averaged (0 without a process
-    group).
+    """Average across ranks, in place, the running statistics (floating
+    point buffers named ``running_*``: BN, SyncBN, mmcv's SyncBN, instance
+    norm with ``track_running_stats``) of the submodules of ``module`` that
+    are in training mode; returns how many were averaged (0 without a
+    process group).
 
-    Buffers of modules in eval mode (a frozen ImageNet model, BN with
-    ``norm_eval``) cannot differ across ranks and are left alone, as are
-    integer buffers (``num_batches_tracked``: every rank runs the same
-    forwards), so identical values never drift by rounding. One coalesced
-    all-reduce per dtype and device; no host synchronisation.
+    Only these buffers can differ across ranks. Layers in eval mode (a
+    frozen ImageNet model, BN with ``norm_eval``), other buffers (e.g. the
+    data preprocessor's mean/std, which an average over 3 ranks could move
+    by one rounding step per iteration) and integer buffers
+    (``num_batches_tracked``: every rank runs the same forwards) are left
+    alone. One coalesced all-reduce per dtype and device; no host
+    synchronisation.
 
     BN's running-statistics update is linear, so averaging after every
     step gives the running mean of the global batch (as SyncBN); the
@@ -57,8 +60,8 @@ def average_buffers(module: nn.Module) -> int:
     for sub in module.modules():
         if not sub.training:
             continue
-        for buf in sub.buffers(recurse=False):
-            if buf.is_floating_point():
+        for name, buf in sub.named_buffers(recurse=False):
+            if name.startswith('running_') and buf.is_floating_point():
                 groups[(buf.dtype, buf.device)].append(buf)
     for tensors in groups.values():
         flat = _flatten_dense_tensors(tensors)
