@@ -1,5 +1,6 @@
 """DACS on a config that only inherits mmseg's own configs (``mmseg::``)
-plus the synthetic data base, through the real tools: ``tools/train.py``
+plus the plugin's synthetic data and DACS bases (the five lines of
+docs/any_model.md), through the real tools: ``tools/train.py``
 trains 2 iterations (with mmengine's TensorBoard backend) and
 ``tools/test.py`` evaluates the checkpoint."""
 import glob
@@ -16,11 +17,11 @@ USER_CONFIG = '''_base_ = [
     'mmseg::_base_/default_runtime.py',
     'mmseg::_base_/schedules/schedule_20k.py',
     {data!r},
+    {uda!r},
 ]
 custom_imports = dict(imports=['mmseg_uda'], allow_failed_imports=False)
 data_preprocessor = dict(size=_base_.crop_size)
-model = dict(_delete_=True, type='DACS', segmentor=_base_.model)
-custom_hooks = [dict(type='EMATeacherHook', alpha=0.999)]
+model = dict(_delete_=True, segmentor=_base_.model, **_base_.uda)
 '''
 # Following the run in TensorBoard: one more line.
 TENSORBOARD = '''visualizer = dict(vis_backends=[
@@ -28,8 +29,11 @@ TENSORBOARD = '''visualizer = dict(vis_backends=[
 '''
 
 # CPU-sized run (test only): a narrow ResNet-18 instead of R50, the
-# synthetic data roots, 2 iterations, a checkpoint at the end.
+# synthetic data roots, pseudo-label ignore rows of its 128 px crops,
+# 2 iterations, a checkpoint at the end.
 SHRINK = [
+    'model.pseudo_weight_ignore_top=4',
+    'model.pseudo_weight_ignore_bottom=30',
     'model.segmentor.pretrained=None',
     'model.segmentor.backbone.depth=18',
     'model.segmentor.backbone.stem_channels=8',
@@ -83,7 +87,8 @@ def test_train_and_test_a_config_inheriting_mmseg(synthetic_data, tmp_path):
     has_tensorboard = importlib.util.find_spec('tensorboard') is not None
     cfg = tmp_path / 'dacs_deeplabv3plus_synthetic.py'
     cfg.write_text(USER_CONFIG.format(
-        data=osp.join(REPO, 'configs/_base_/datasets/synthetic_uda.py')) +
+        data=osp.join(REPO, 'configs/_base_/datasets/synthetic_uda.py'),
+        uda=osp.join(REPO, 'configs/_base_/uda/dacs.py')) +
         (TENSORBOARD if has_tensorboard else ''))
     work_dir = str(tmp_path / 'work')
     proc = run_tool(['tools/train.py', str(cfg), '--work-dir', work_dir,
@@ -96,7 +101,8 @@ def test_train_and_test_a_config_inheriting_mmseg(synthetic_data, tmp_path):
     # one value per iteration of every loss of the UDA step (source and
     # mixed batch, decode and auxiliary head), and the validation mIoU
     for tag in ('src.decode.loss_ce', 'src.aux.loss_ce', 'mix.decode.loss_ce',
-                'mix.aux.loss_ce', 'pseudo_weight'):
+                'mix.aux.loss_ce', 'pseudo_weight',
+                'src.loss_imnet_feat_dist'):
         if has_tensorboard:
             assert tag in scalars, sorted(scalars)
             assert len(scalars[tag]) == 2, (tag, scalars[tag])
