@@ -172,6 +172,12 @@ def _check_labels(name: str, key: str, ds, indices: List[int],
             errors.append(f'{key}: cannot read image file '
                           f'{info["img_path"]!r}: {e}')
             continue
+        if label.ndim != 2:
+            errors.append(
+                f'{key}: label file {info["seg_map_path"]!r} has '
+                f'{label.shape[2]} channels (a colour image?); labels must '
+                'hold one class id per pixel')
+            continue
         if tuple(label.shape[:2]) != size:
             errors.append(
                 f'{key}: label file {info["seg_map_path"]!r} has size '

@@ -274,16 +274,20 @@ def test_row_wrong_val_seg_map_suffix(own):
         check_runner_datasets(runner)
 
 
-def test_size_mismatch_and_class_count_mismatch(own):
-    """A label of another size than its image, and a head with 4 classes
-    on 19-class datasets, both reported in one error."""
+def test_size_colour_and_class_count_mismatches(own):
+    """A label of another size than its image, a colour (RGB) label and a
+    head with 4 classes on 19-class datasets, all reported in one error."""
     lbl = osp.join(own['real_val'], 'ann',
                    sorted(os.listdir(osp.join(own['real_val'], 'ann')))[0])
     Image.fromarray(np.zeros((10, 12), np.uint8)).save(lbl)
+    rgb = osp.join(own['real_val'], 'ann',
+                   sorted(os.listdir(osp.join(own['real_val'], 'ann')))[1])
+    Image.fromarray(np.stack([np.array(Image.open(rgb))] * 3, -1)).save(rgb)
     runner = runner_for(source_cfg(own), target_cfg(own), val_cfg(own),
                         num_classes=4)
     with pytest.raises(DataCheckError) as info:
         check_runner_datasets(runner)
     msg = str(info.value)
     assert 'has size 12x10 but its image' in msg
+    assert f'{rgb!r} has 3 channels' in msg
     assert 'model.decode_head.num_classes = 4' in msg

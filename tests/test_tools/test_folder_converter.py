@@ -63,8 +63,9 @@ def test_statistics_equal_a_direct_count(own):
 
 def test_every_kind_of_bad_sample_is_reported_with_file_and_values(own):
     """Unreadable image, missing label, size mismatch, values outside the
-    classes and the ignore index: each listed with its file (and values),
-    left out of the statistics, the others still counted."""
+    classes and the ignore index, a colour (RGB) label: each listed with its
+    file (and values), left out of the statistics, the others still
+    counted."""
     sim = own['sim']
     with open(osp.join(sim, 'img', 'sim_00001.jpg'), 'wb') as f:
         f.write(b'not a jpeg')
@@ -75,8 +76,12 @@ def test_every_kind_of_bad_sample_is_reported_with_file_and_values(own):
     ids = np.array(Image.open(lbl))
     ids[0, :3] = [40, 19, 254]
     Image.fromarray(ids).save(lbl)
+    colour = osp.join(sim, 'ann', 'sim_00006.png')
+    Image.fromarray(np.stack([np.array(Image.open(colour))] * 3, -1)).save(
+        colour)  # an RGB label: mmseg's loader would give (H, W, 3)
     summary = convert_sim(own)
     reasons = {b['image']: b['reason'] for b in summary['bad_samples']}
+    assert 'channels (RGB)' in reasons.pop('img/sim_00006.jpg')
     assert reasons == {
         'img/sim_00001.jpg': 'unreadable image',
         'img/sim_00002.jpg': 'label file missing',
@@ -88,7 +93,7 @@ def test_every_kind_of_bad_sample_is_reported_with_file_and_values(own):
     assert '(9, 7)' in reasons['img/sim_00003.jpg']
     assert read_json(sim, 'bad_samples.json') == summary['bad_samples']
     good = sorted(f'ann/sim_{i:05d}.png' for i in range(12)
-                  if i not in (1, 2, 3, 4))
+                  if i not in (1, 2, 3, 4, 6))
     assert read_json(sim, 'sample_class_stats.json') == direct_stats(
         sim, good)
 

@@ -30,6 +30,9 @@ import os.path as osp
 import sys
 from typing import Dict, List, Optional, Sequence, Tuple
 
+import numpy as np
+from PIL import Image
+
 from mmseg_uda.datasets.checked_dataset import describe_other_files
 from mmseg_uda.datasets.dataset_files import (
     IGNORE_INDEX,
@@ -123,8 +126,22 @@ def _image_job(task) -> dict:
             'stats': None, 'reason': reason, 'written': False}
 
 
+def read_class_ids(path: str):
+    """A label as mmseg's ``LoadAnnotations`` reads it (Pillow, palette
+    indices for palette PNGs); ``ValueError`` for a multi-channel label,
+    which training cannot use (e.g. colour-coded classes)."""
+    with Image.open(path) as im:
+        if len(im.getbands()) > 1:
+            raise ValueError(
+                f'{len(im.getbands())} channels ({im.mode}): labels must '
+                'hold one class id per pixel, not colours')
+        return np.array(im)
+
+
 def _label_job(task) -> dict:
     img, label, out, root, opts = task
+    if opts['channel'] is None:  # the known SYNTHIA table reads a channel
+        opts = dict(opts, label_reader=read_class_ids)
     return convert_sample(img, label, out, root=root, **opts)
 
 
