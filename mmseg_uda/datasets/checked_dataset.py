@@ -16,6 +16,10 @@ IMAGE_EXTENSIONS = ('.png', '.jpg', '.jpeg', '.bmp', '.tif', '.tiff',
                     '.webp', '.ppm', '.pgm')
 
 
+#: mmseg's label padding value (``seg_pad_val``), ignored by its losses.
+PAD_LABEL = 255
+
+
 class LabelValueError(ValueError):
     """A label holds values outside ``[0, num_classes)`` and the ignore
     index; the message names the file and the values."""
@@ -66,13 +70,15 @@ def check_label_values(label, num_classes: int, ignore_index: int,
                        path: Optional[str]) -> None:
     """Raise :class:`LabelValueError` naming ``path`` and the values if
     ``label`` (array or tensor of class ids) holds a value outside
-    ``[0, num_classes)`` that is not ``ignore_index``.
+    ``[0, num_classes)`` that is neither ``ignore_index`` nor 255 (mmseg
+    pads labels with 255 and its losses ignore it by default).
 
     This is what the loss would otherwise fail on (an ``IndexError`` or a
     device-side assert naming no file) or what the IoU metric would drop
     silently.
     """
-    bad = (label < 0) | ((label >= num_classes) & (label != ignore_index))
+    bad = (label < 0) | ((label >= num_classes) & (label != ignore_index)
+                         & (label != PAD_LABEL))
     if not bool(bad.any()):
         return
     values = np.unique(np.asarray(label[bad].cpu() if hasattr(

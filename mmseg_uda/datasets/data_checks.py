@@ -8,8 +8,8 @@ and, instead of failing hours into a run:
 - logs the size of every dataset (and the bad samples left out), and warns
   about image files that the suffix leaves out (e.g. ``.JPG`` files next to
   ``img_suffix='.jpg'``);
-- checks that the label file of every labelled sample exists (all of them:
-  a ``stat`` per file), and, on an evenly spread sample of at most
+- checks that the image and label files of every sample exist (all of
+  them: a ``stat`` per file), and, on an evenly spread sample of at most
   ``max_samples`` files per dataset, that images and labels are readable,
   have the same size and hold only class ids of the dataset or its ignore
   index;
@@ -28,7 +28,11 @@ import numpy as np
 from mmengine.logging import print_log
 from PIL import Image
 
-from .checked_dataset import describe_other_files
+from .checked_dataset import (
+    LabelValueError,
+    check_label_values,
+    describe_other_files,
+)
 
 #: Default number of files per dataset whose content is checked.
 DEFAULT_MAX_SAMPLES = 64
@@ -135,11 +139,18 @@ def _log_size(name: str, key: str, ds, warnings: List[str]) -> None:
                             f'img_suffix={suffix!r} leaves out')
 
 
-def _check_labels(name: str, key: str, ds, indices: List[int],
+def _check_images_exist(key: str, infos: List[dict],
+                        errors: List[str]) -> None:
+    missing = [d['img_path'] for d in infos if not osp.isfile(d['img_path'])]
+    if missing:
+        errors.append(f'{key}: {len(missing)} of {len(infos)} image files '
+                      f'do not exist, e.g. {missing[0]!r}')
+
+
+def _check_labels(key: str, ds, infos: List[dict], indices: List[int],
                   errors: List[str]) -> Dict[int, np.ndarray]:
     """Existence of every label, content of the sampled ones; returns the
     sampled labels that could be read (index -> label)."""
-    infos = [ds.get_data_info(i) for i in range(len(ds))]
     missing = [d['seg_map_path'] for d in infos
                if not osp.isfile(d['seg_map_path'])]
     if missing:
@@ -158,7 +169,8 @@ def _check_labels(name: str, key: str, ds, indices: List[int],
     labels = {}
     for i in indices:
         info = infos[i]
-        if not osp.isfile(info['seg_map_path']):
+        if not (osp.isfile(info['seg_map_path'])
+                and osp.isfile(info['img_path'])):
             continue
         try:
             label = load_label(info)
@@ -185,22 +197,22 @@ def _check_labels(name: str, key: str, ds, indices: List[int],
                 f'{info["img_path"]!r} has size {size[1]}x{size[0]} (WxH)')
             continue
         if num_classes:
-            bad = (label < 0) | ((label >= num_classes) & (label != ignore))
-            if bad.any():
-                errors.append(
-                    f'{key}: label file {info["seg_map_path"]!r} holds '
-                    f'values {np.unique(label[bad]).tolist()[:10]} outside '
-                    f'the {num_classes} classes and the ignore index '
-                    f'{ignore}')
+            try:
+                check_label_values(label, num_classes, ignore,
+                                   info['seg_map_path'])
+            except LabelValueError as e:
+                errors.append(f'{key}: {e}')
                 continue
         labels[i] = label
     return labels
 
 
-def _check_images(key: str, ds, indices: List[int],
+def _check_images(key: str, infos: List[dict], indices: List[int],
                   errors: List[str]) -> None:
     for i in indices:
-        path = ds.get_data_info(i)['img_path']
+        path = infos[i]['img_path']
+        if not osp.isfile(path):
+            continue
         try:
             image_size(path)
         except Exception as e:  # noqa: BLE001 (reported)
@@ -274,12 +286,17 @@ def check_runner_datasets(runner, mode: str = 'train',
         if n is not None:
             counts.append((f'{key} ({type(ds).__name__}) classes', n))
         indices = sample_indices(len(ds), max_samples)
-        labelled = len(ds) and 'seg_map_path' in ds.get_data_info(0)
-        if not labelled:
-            _check_images(key, ds, indices, errors)
+        if not hasattr(ds, 'get_data_info'):
+            continue  # not an mmengine dataset: nothing more to check
+        infos = [ds.get_data_info(i) for i in range(len(ds))]
+        if infos and 'img_path' not in infos[0]:
+            continue
+        _check_images_exist(key, infos, errors)
+        if not infos or 'seg_map_path' not in infos[0]:
+            _check_images(key, infos, indices, errors)
             continue
         rcs = getattr(train_ds, 'rcs', None) if name == 'source' else None
-        labels = _check_labels(name, key, ds, indices, errors)
+        labels = _check_labels(key, ds, infos, indices, errors)
         if rcs is not None and n:
             _check_rcs('train_dataloader.dataset', rcs, labels, ds, n,
                        errors)

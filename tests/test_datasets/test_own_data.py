@@ -291,3 +291,17 @@ def test_size_colour_and_class_count_mismatches(own):
     assert 'has size 12x10 but its image' in msg
     assert f'{rgb!r} has 3 channels' in msg
     assert 'model.decode_head.num_classes = 4' in msg
+
+
+def test_split_file_naming_a_missing_image(own):
+    """A split file (ann_file) naming an image that does not exist: every
+    file is checked, not only the sampled ones."""
+    names = sorted(n[:-4] for n in os.listdir(osp.join(own['real_val'],
+                                                       'img')))
+    with open(osp.join(own['real_val'], 'val.txt'), 'w') as f:
+        f.write('\n'.join(names + ['gone_000000']) + '\n')
+    runner = runner_for(source_cfg(own), target_cfg(own),
+                        val_cfg(own, ann_file='val.txt'))
+    with pytest.raises(DataCheckError,
+                       match=r'1 of 5 image files do not exist.*gone_000000'):
+        check_runner_datasets(runner, max_samples=2)
