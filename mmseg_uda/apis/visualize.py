@@ -13,7 +13,14 @@ import torch
 from mmengine.dataset import Compose, pseudo_collate
 from mmseg.models.utils import resize
 
-from .vis_utils import colorize, compose_grid, heatmap, label_classes
+from .vis_utils import (
+    CITYSCAPES_CLASSES,
+    CITYSCAPES_PALETTE,
+    colorize,
+    compose_grid,
+    heatmap,
+    label_classes,
+)
 
 DEFAULT_THRESHOLD = 0.968  # DACS's pseudo-label confidence threshold
 
@@ -123,23 +130,33 @@ def analyse_image(model, pipeline: Compose, img_path: str,
     return out
 
 
-def render(result: Dict, name: str = '') -> Dict[str, np.ndarray]:
+def render(result: Dict, name: str = '',
+           dataset_meta: Optional[Dict] = None) -> Dict[str, np.ndarray]:
     """RGB images of one :func:`analyse_image` result: ``pred``, ``gt``
     (when the result has the ground truth),
     ``pseudo_label`` (pixels below the threshold darkened), ``confidence``,
     ``attention`` and ``panel`` (all of them side by side, with titles and a
-    class legend)."""
-    images = {'pred': colorize(result['pred'])}
+    class legend), in the colours and with the class names of
+    ``dataset_meta`` (``classes``, ``palette``; default: Cityscapes)."""
+    meta = dataset_meta or {}
+    classes = tuple(meta.get('classes') or CITYSCAPES_CLASSES)
+    palette = np.asarray(meta.get('palette') or CITYSCAPES_PALETTE,
+                         dtype=np.uint8)
+
+    def paint(label):
+        return colorize(label, palette)
+
+    images = {'pred': paint(result['pred'])}
     titles, panels = ['image', 'prediction'], [result['image'],
                                                 images['pred']]
     labels = [result['pred']]
     if 'gt' in result:
-        images['gt'] = colorize(result['gt'])
+        images['gt'] = paint(result['gt'])
         titles.append('ground truth')
         panels.append(images['gt'])
         labels.append(result['gt'])
     if 'pseudo_label' in result:
-        pl = colorize(result['pseudo_label'])
+        pl = paint(result['pseudo_label'])
         low = result['confidence'] < result['threshold']
         pl[low] = (pl[low] * 0.35).astype(np.uint8)
         images['pseudo_label'] = pl
@@ -152,8 +169,10 @@ def render(result: Dict, name: str = '') -> Dict[str, np.ndarray]:
         images['attention'] = heatmap(result['attention'])
         titles.append('scale attention (HR)')
         panels.append(images['attention'])
-    images['panel'] = compose_grid([panels], titles,
-                                   legend=label_classes(*labels))
+    images['panel'] = compose_grid(
+        [panels], titles,
+        legend=label_classes(*labels, num_classes=len(classes)),
+        classes=classes, palette=palette)
     return images
 
 

@@ -142,3 +142,21 @@ def test_validation_images_are_drawn_with_their_ground_truth(
         assert np.array_equal(drawn, colorize(label))
         panel = cv2.imread(entry['files']['panel'])
         assert panel.shape[1] == 3 * label.shape[1] + 2 * 4
+
+
+def test_render_uses_the_classes_and_palette_of_the_data():
+    """Own data with other classes: the colours and the legend come from
+    the checkpoint's dataset_meta, not from Cityscapes."""
+    from mmseg_uda.apis.visualize import render
+    meta = dict(classes=('sky', 'ground', 'boat'),
+                palette=[[10, 20, 30], [40, 50, 60], [70, 80, 90]])
+    pred = np.array([[0, 1], [2, 255]])
+    res = dict(image=np.zeros((2, 2, 3), np.uint8), pred=pred, gt=pred[::-1])
+    drawn = render(res, dataset_meta=meta)
+    assert drawn['pred'][1, 0].tolist() == [70, 80, 90]
+    assert drawn['gt'][0, 0].tolist() == [70, 80, 90]
+    assert drawn['pred'][1, 1].tolist() == [0, 0, 0]  # ignore
+    from mmseg_uda.apis.vis_utils import HEADER
+    legend = drawn['panel'][HEADER + 2:]  # below the 2-pixel panels
+    for colour in meta['palette']:
+        assert (legend == colour).all(-1).any()

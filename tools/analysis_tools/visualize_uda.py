@@ -94,7 +94,8 @@ def main(argv=None):
         if info.get('seg_map_path'):
             result['gt'] = load_label(info)
         entry = dict(image=path, files={})
-        for kind, rgb in render(result).items():
+        for kind, rgb in render(result,
+                                dataset_meta=model.dataset_meta).items():
             out = osp.join(args.out_dir, f'{stem}_{kind}.png')
             save_rgb(out, rgb)
             entry['files'][kind] = out
