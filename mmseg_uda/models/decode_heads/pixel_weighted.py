@@ -6,7 +6,9 @@ weights (pseudo-label confidence, ClassMix source/target weights). Heads that
 mix in :class:`PixelWeightedLossMixin` multiply the loss of each pixel by
 ``data_sample.seg_weight`` (``PixelData``, data of shape ``(1, H, W)``) when
 every sample of the batch has one, and behave exactly like mmseg's heads
-otherwise.
+otherwise. The plugin's heads use it (``HRDAHead`` must: it crops the weight
+with the label for its detail loss); any other mmseg head gets the weights
+from the UDA model, see ``models/losses/pixel_weighted_loss.py``.
 """
 from typing import List, Optional
 

@@ -23,7 +23,6 @@ state-dict key: stock checkpoints load with ``strict=True`` and exported
 students load into plain mmseg. Heads whose loss is not a per-pixel loss on
 the label map fail when the model is built (:func:`check_pixel_weightable`).
 """
-from contextlib import contextmanager
 from typing import Iterator, List, Optional, Tuple
 
 import torch
@@ -64,15 +63,6 @@ class SegWeightScope:
     @property
     def active(self) -> bool:
         return self._samples is not None
-
-    @contextmanager
-    def batch(self, samples: List) -> Iterator[None]:
-        """Publish ``samples`` to the losses inside the context."""
-        self.open(samples)
-        try:
-            yield
-        finally:
-            self.close()
 
     def open(self, samples: List) -> None:
         if self.active:
