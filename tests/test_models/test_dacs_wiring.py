@@ -76,9 +76,13 @@ def run_step(monkeypatch,
              logits: torch.Tensor,
              mask: Optional[torch.Tensor] = None,
              record_debug: bool = False,
+             valid_mask: bool = False,
+             source_class: Optional[int] = None,
              **dacs_kwargs) -> Step:
     """One ``train_step`` with the stand-ins; ``mask`` (``(B, 1, S, S)``)
-    fixes ClassMix's mask."""
+    fixes ClassMix's mask; ``valid_mask`` gives the target samples a
+    ``valid_pseudo_mask`` that is 0 on the first 4 columns;
+    ``source_class`` labels every source pixel with that class."""
     torch.manual_seed(0)
     dacs_kwargs.setdefault('imnet_feature_dist', None)
     model = MODELS.build(tiny_dacs(**dacs_kwargs))
@@ -113,7 +117,10 @@ def run_step(monkeypatch,
 
     model.student.register_forward_pre_hook(record, with_kwargs=True)
 
-    batch = uda_batch(n=B, size=S)
+    batch = uda_batch(n=B, size=S, valid_mask=valid_mask)
+    if source_class is not None:
+        for sample in batch['source']['data_samples']:
+            sample.gt_sem_seg.data.fill_(source_class)
     data = model.data_preprocessor(batch, True)
     src_label = torch.stack(
         [s.gt_sem_seg.data for s in data['source']['data_samples']])
@@ -186,6 +193,42 @@ def test_ignore_rows_top_and_bottom(monkeypatch, mic):
     assert len(step.calls) == (3 if mic else 2)
     for call in step.calls[1:]:
         assert torch.equal(call.weights, expected)
+
+
+def test_valid_pseudo_mask_zeros_the_weight(monkeypatch):
+    """The target samples' ``valid_pseudo_mask`` (0 on the first 4 columns)
+    zeroes the pseudo-label weight there; with threshold 0 it is 1
+    elsewhere. Rules out the mask not passed on by ``train_step``."""
+    step = run_step(monkeypatch, teacher_logits(), mask=zeros_mask(),
+                    valid_mask=True, pseudo_threshold=0.0)
+    expected = torch.ones(B, 1, S, S)
+    expected[:, :, :, :4] = 0
+    assert torch.equal(step.calls[1].weights, expected)
+
+
+# ---------------------------------------------------------- feature distance
+def test_feature_distance_gradient_reaches_the_backbone_only(monkeypatch):
+    """Two identical steps, the ImageNet feature distance weighted 10 in one
+    and 0 in the other: the student's backbone ends up different, its
+    decode head identical (the distance is on backbone features). Rules out
+    the distance only logged and never back-propagated, and the distance
+    computed on labels without the source's 'thing' class 2 (zero)."""
+    students = []
+    for weight in (10.0, 0.0):
+        step = run_step(
+            monkeypatch, teacher_logits(), mask=zeros_mask(),
+            source_class=2,
+            imnet_feature_dist=dict(type='FeatureDistanceLoss',
+                                    classes=[2, 3], num_classes=4,
+                                    loss_weight=weight))
+        assert step.logs['src.loss_imnet_feat_dist'] > 0 or weight == 0
+        students.append(dict(step.model.student.named_parameters()))
+    weighted, unweighted = students
+    backbone = [k for k in weighted if k.startswith('backbone.')]
+    head = [k for k in weighted if k.startswith('decode_head.')]
+    assert any(not torch.allclose(weighted[k], unweighted[k])
+               for k in backbone)
+    assert all(torch.equal(weighted[k], unweighted[k]) for k in head)
 
 
 # --------------------------------------------- augmentation and teacher input
