@@ -59,26 +59,18 @@ def train(config: str, roots: dict, work_dir: str, iters: int,
           seed: int) -> dict:
     """Train ``config`` for ``iters`` iterations with ``tools/train.py``;
     returns the final val mIoU and the wall time."""
+    from mmseg_uda.datasets.synthetic import synthetic_root_options
     uda = Config.fromfile(config).train_dataloader.dataset.type == \
         'UDADataset'
     opts = [
         f'train_cfg.max_iters={iters}', f'train_cfg.val_interval={iters}',
         f'default_hooks.checkpoint.interval={iters}',
         f'default_hooks.logger.interval={max(1, iters // 20)}',
-        f'val_dataloader.dataset.data_root={roots["cityscapes"]}',
-        f'test_dataloader.dataset.data_root={roots["cityscapes"]}',
         f'randomness.seed={seed}',
         # the schedule follows the run length (warmup 10 %)
         f'param_scheduler.0.max_iters={iters}',
         f'param_scheduler.0.warmup_iters={max(iters // 10, 1)}',
-    ]
-    if uda:
-        opts += [
-            f'train_dataloader.dataset.source.data_root={roots["gta"]}',
-            f'train_dataloader.dataset.target.data_root={roots["cityscapes"]}'
-        ]
-    else:
-        opts.append(f'train_dataloader.dataset.data_root={roots["gta"]}')
+    ] + synthetic_root_options(roots, uda)
     env = dict(os.environ, PYTHONPATH=ROOT)
     env.setdefault('OMP_NUM_THREADS', '1')
     start = time.time()

@@ -295,7 +295,24 @@ def use_synthetic_roots(cfg, roots: Dict[str, str]) -> None:
         cfg[key].dataset.data_root = roots['cityscapes']
 
 
+def synthetic_root_options(roots: Dict[str, str], uda: bool) -> list:
+    """The ``--cfg-options`` of ``tools/train.py`` / ``tools/test.py``
+    (``key=value`` strings) that do what :func:`use_synthetic_roots` does,
+    for a config whose training set is a ``UDADataset`` (``uda``) or a
+    plain source dataset."""
+    opts = [f'val_dataloader.dataset.data_root={roots["cityscapes"]}',
+            f'test_dataloader.dataset.data_root={roots["cityscapes"]}']
+    if uda:
+        opts += [
+            f'train_dataloader.dataset.source.data_root={roots["gta"]}',
+            f'train_dataloader.dataset.target.data_root={roots["cityscapes"]}'
+        ]
+    else:
+        opts.append(f'train_dataloader.dataset.data_root={roots["gta"]}')
+    return opts
+
+
 __all__ = [
     'IGNORE_INDEX', 'generate_synthetic_uda', 'render', 'sample_layout',
-    'to_gta_label_ids', 'use_synthetic_roots'
+    'synthetic_root_options', 'to_gta_label_ids', 'use_synthetic_roots'
 ]
