@@ -279,10 +279,11 @@ def main():
     print(f'data generated and converted in {time.monotonic() - t:.0f} s: '
           f'{roots}', flush=True)
 
+    # fp32 and AMP of a config back to back, so a run cut by the time limit
+    # still leaves complete pairs
     plan = []
     for name, config, uda, hrda in runs:
         plan.append((name, config, uda, hrda, False))
-    for name, config, uda, hrda in runs:
         if args.amp == 'all' or (args.amp == 'uda' and uda):
             plan.append((name, config, uda, hrda, True))
     # the smallest time a run needs (start-up + its iterations)
