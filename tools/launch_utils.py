@@ -172,3 +172,22 @@ def relax_deterministic_algorithms() -> None:
     used by the UDA methods is deterministic anyway.
     """
     torch.use_deterministic_algorithms(True, warn_only=True)
+
+
+def drop_disabled_default_hooks(cfg) -> list:
+    """Remove the ``default_hooks`` entries set to None (a hook switched
+    off, e.g. ``--cfg-options default_hooks.preemption=None``); returns
+    their keys.
+
+    Gap in mmengine 0.10: ``Runner.register_default_hooks`` accepts None
+    only for its own six keys and fails an ``assert`` for any other key
+    (here ``preemption``, ``nonfinite``, ``bad_samples``).
+    """
+    hooks = cfg.get('default_hooks') or {}
+    disabled = [key for key, hook in hooks.items() if hook is None]
+    builtin = ('runtime_info', 'timer', 'sampler_seed', 'logger',
+               'param_scheduler', 'checkpoint')
+    for key in disabled:
+        if key not in builtin:  # mmengine removes its own ones itself
+            hooks.pop(key)
+    return disabled

@@ -11,6 +11,7 @@ from mmseg_uda.datasets.data_checks import check_runner_datasets
 from config_validation import validate_data_folders
 from launch_utils import (
     default_work_dir,
+    drop_disabled_default_hooks,
     set_local_rank_env,
     setup_cpu_distributed,
 )
@@ -71,6 +72,7 @@ def main():
     cfg.launcher = args.launcher
     if args.cfg_options is not None:
         cfg.merge_from_dict(args.cfg_options)
+    drop_disabled_default_hooks(cfg)
     cfg.work_dir = default_work_dir(cfg, args.config, args.work_dir)
     cfg.load_from = args.checkpoint
     if args.show or args.show_dir:

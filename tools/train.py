@@ -14,6 +14,7 @@ from config_validation import validate_uda_config
 from launch_utils import (
     apply_randomness,
     default_work_dir,
+    drop_disabled_default_hooks,
     enable_amp,
     relax_deterministic_algorithms,
     set_local_rank_env,
@@ -71,6 +72,7 @@ def main():
     cfg.launcher = args.launcher
     if args.cfg_options is not None:
         cfg.merge_from_dict(args.cfg_options)
+    drop_disabled_default_hooks(cfg)
     cfg.work_dir = default_work_dir(cfg, args.config, args.work_dir)
 
     if args.amp and not enable_amp(cfg.optim_wrapper):

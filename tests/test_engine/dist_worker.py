@@ -206,8 +206,7 @@ def run_faults(roots: dict, out: str, kill_rank: int, kill_at: int) -> None:
     def mic_cfg(name):
         cfg = method_cfg('mic_hrda', roots, osp.join(out, name), max_iters)
         cfg.default_hooks.checkpoint.interval = max_iters
-        cfg.train_cfg.fault_tolerance = dict(
-            bad_samples=dict(max_bad_samples=5))
+        cfg.default_hooks.bad_samples.max_bad_samples = 5
         return cfg
 
     for name, hooks in (('full', ()), ('cut', (SignalRankHook(
@@ -222,8 +221,7 @@ def run_faults(roots: dict, out: str, kill_rank: int, kill_at: int) -> None:
 
     def dacs_cfg(name, max_bad=5, max_replacements=10):
         cfg = method_cfg('dacs', roots, osp.join(out, name), max_iters)
-        cfg.train_cfg.fault_tolerance = dict(
-            bad_samples=dict(max_bad_samples=max_bad))
+        cfg.default_hooks.bad_samples.max_bad_samples = max_bad
         cfg.train_dataloader.dataset.max_replacements = max_replacements
         return cfg
 

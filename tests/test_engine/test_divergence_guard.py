@@ -82,7 +82,7 @@ def test_nan_loss_stops_with_the_term_and_iteration(synthetic_roots,
 def test_skip_mode_skips_the_step_and_goes_on(synthetic_roots, tmp_path):
     cfg = daformer_cfg(synthetic_roots, tmp_path / 'run', max_iters=3,
                        ckpt_interval=10)
-    cfg.train_cfg.fault_tolerance = dict(nonfinite=dict(action='skip'))
+    cfg.default_hooks.nonfinite.action = 'skip'
     runner = build_runner(cfg, hooks=[InjectNaN(at=2)])
     runner.train()
     guard = [h for h in runner.hooks if isinstance(h, NonFiniteGuardHook)]

@@ -104,7 +104,7 @@ def test_preemption_exit_code_and_handler_restored(synthetic_roots,
     before = signal.getsignal(signal.SIGTERM)
     cfg = daformer_cfg(synthetic_roots, tmp_path / 'run', max_iters=50,
                        ckpt_interval=100)
-    cfg.train_cfg.fault_tolerance = dict(preemption=dict(exit_code=75))
+    cfg.default_hooks.preemption.exit_code = 75
     recorder = LossRecorder()
     runner = build_runner(cfg, hooks=[recorder, _SendSignal()])
     with pytest.raises(SystemExit) as exc:

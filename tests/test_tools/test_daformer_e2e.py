@@ -57,7 +57,7 @@ def trained(synthetic_data, tmp_path_factory):
                      '--resume'])
     assert proc.returncode == 0, proc.stdout[-3000:]
     return dict(work_dir=work_dir, cfg=cfg6, resume_log=proc.stdout,
-                tmp=tmp)
+                tmp=tmp, data=synthetic_data)
 
 
 def test_train_validate_checkpoint_resume(trained):
@@ -100,8 +100,10 @@ def test_tools_test_and_export_and_inference_apis(trained):
     assert proc.returncode == 0, proc.stdout[-3000:]
 
     from mmseg.apis import MMSegInferencer, inference_model, init_model
+    # the session's synthetic data (other tests' folders may hold
+    # deliberately damaged images)
     img = sorted(glob.glob(osp.join(
-        osp.dirname(osp.dirname(cfg)), '**', '*_leftImg8bit.png'),
+        trained['data']['cityscapes'], '**', '*_leftImg8bit.png'),
         recursive=True))
     img = img[0] if img else None
     if img is None:

@@ -140,7 +140,8 @@ def test_hrda_zoo_config_parses_and_builds(benchmark):
     assert cfg.model.segmentor.backbone.num_layers == [3, 6, 40, 3]
     assert cfg.custom_hooks == [
         dict(type='EMATeacherHook', alpha=0.999),
-        dict(type='UDAVisualizationHook', interval=1000)
+        dict(type='UDAVisualizationHook', interval=1000),
+        dict(type='RandomStateHook'),
     ]
     # resolvable the way Runner.wrap_model looks it up (no default scope)
     wrapper = ROOT_MODEL_WRAPPERS.get(cfg.model_wrapper_cfg.type)
@@ -195,7 +196,8 @@ def test_quickstart_config_builds_unchanged():
     _check_schedule(cfg, max_iters=1000, warmup=100, lr=6e-4)
     assert cfg.custom_hooks == [
         dict(type='EMATeacherHook', alpha=0.999),
-        dict(type='UDAVisualizationHook', interval=1000)
+        dict(type='UDAVisualizationHook', interval=1000),
+        dict(type='RandomStateHook'),
     ]
     model = MODELS.build(cfg.model)
     assert sum(p.numel() for p in model.student.parameters()) < 1_000_000

@@ -1,6 +1,7 @@
 # DAFormer's optimisation (SPEC 2.5): AdamW 6e-5, head lr x10, no weight
 # decay on pos_block/norm; linear warmup 1500 iterations from 1e-6 then
 # poly(1.0) over all 40k iterations, exactly as the reference formula.
+_base_ = ['../default_hooks.py']
 optim_wrapper = dict(
     type='OptimWrapper',
     # the optimizer never sees the EMA teacher / frozen ImageNet backbone
@@ -34,13 +35,6 @@ train_cfg = dict(
 val_cfg = dict(type='ValLoop')
 test_cfg = dict(type='TestLoop')
 default_hooks = dict(
-    timer=dict(type='IterTimerHook'),
-    logger=dict(type='LoggerHook', interval=50, log_metric_by_epoch=False),
-    param_scheduler=dict(type='ParamSchedulerHook'),
-    checkpoint=dict(
-        type='CheckpointHook', by_epoch=False, interval=4000, max_keep_ckpts=1),
-    sampler_seed=dict(type='DistSamplerSeedHook'),
-    visualization=dict(type='SegVisualizationHook'),
     # TF32 matmuls on Ampere+ GPUs (no effect on CPU); precision='highest'
     # for full fp32 (docs/train_test.md, "Speed")
     matmul_precision=dict(type='MatmulPrecisionHook', precision='high'))

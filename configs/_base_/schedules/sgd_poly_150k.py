@@ -4,6 +4,7 @@
 # AdaptSegNet reference code: the poly decay is computed over 250k
 # iterations (its NUM_STEPS) and training stops at 150k (NUM_STEPS_STOP),
 # one source (+ one target) image per iteration; evaluation every 5k.
+_base_ = ['../default_hooks.py']
 max_iters = 150000
 lr_horizon = 250000
 optim_wrapper = dict(
@@ -23,11 +24,4 @@ train_cfg = dict(
     type='IterBasedTrainLoop', max_iters=max_iters, val_interval=5000)
 val_cfg = dict(type='ValLoop')
 test_cfg = dict(type='TestLoop')
-default_hooks = dict(
-    timer=dict(type='IterTimerHook'),
-    logger=dict(type='LoggerHook', interval=50, log_metric_by_epoch=False),
-    param_scheduler=dict(type='ParamSchedulerHook'),
-    checkpoint=dict(
-        type='CheckpointHook', by_epoch=False, interval=5000, max_keep_ckpts=1),
-    sampler_seed=dict(type='DistSamplerSeedHook'),
-    visualization=dict(type='SegVisualizationHook'))
+default_hooks = dict(checkpoint=dict(interval=5000))

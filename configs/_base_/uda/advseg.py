@@ -22,3 +22,5 @@ uda = dict(
 # The scope prefix is needed: mmengine's Runner.wrap_model looks the type up
 # with MODEL_WRAPPERS.get, which ignores the default scope.
 model_wrapper_cfg = dict(type='UDADistributedDataParallel')
+# exact resume: the global random states of every rank in checkpoints
+custom_hooks = [dict(type='RandomStateHook')]

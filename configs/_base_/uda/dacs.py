@@ -21,6 +21,8 @@ custom_hooks = [
     dict(type='EMATeacherHook', alpha=0.999),
     # source / target / pseudo-label / confidence / mixed image and label
     dict(type='UDAVisualizationHook', interval=1000),
+    # exact resume: the global random states of every rank in checkpoints
+    dict(type='RandomStateHook'),
 ]
 # Each trainable child (the student) in its own DDP; the model's own
 # train_step runs (several backward passes, one gradient sync).

@@ -1,6 +1,7 @@
 """``CheckpointHook`` whose checkpoints survive a kill at any moment."""
 import os
 import os.path as osp
+from typing import Callable, Optional
 
 from mmengine.dist import is_main_process
 from mmengine.fileio import LocalBackend
@@ -10,9 +11,37 @@ from mmseg.registry import HOOKS
 
 from ...utils.checkpoint_safety import (
     LAST_CHECKPOINT_FILE,
+    checkpoint_candidates,
+    find_resumable_checkpoint,
     remove_stale_tmp_files,
 )
 from ...utils.io import TMP_SUFFIX, atomic_replace, atomic_write
+
+
+def choose_resume_checkpoint(runner, choose: Callable[[str], Optional[str]]
+                             ) -> None:
+    """With ``resume=True`` and no ``load_from``, make the Runner's
+    ``load_or_resume()`` resume ``choose(work_dir)`` (None: mmengine's own
+    choice, the file named in ``last_checkpoint``).
+
+    Gap in mmengine 0.10: the Runner has no public way to choose the
+    checkpoint it resumes; ``load_or_resume`` reads the private ``_resume``
+    and ``_load_from``, so this is the one place that reads and writes them.
+    """
+    if runner._resume and runner._load_from is None:
+        path = choose(runner.work_dir)
+        if path is not None:
+            runner._load_from = path
+
+
+def _newest_complete_checkpoint(work_dir: str) -> Optional[str]:
+    path = find_resumable_checkpoint(work_dir)
+    if path is None and checkpoint_candidates(work_dir):
+        raise RuntimeError(
+            f'resume=True but no checkpoint of {work_dir} is complete (see '
+            'the warnings above); remove them to start from scratch or set '
+            'load_from')
+    return path
 
 
 @HOOKS.register_module()
@@ -32,24 +61,35 @@ class SafeCheckpointHook(CheckpointHook):
     - at least ``min_keep_ckpts`` (2) periodic checkpoints are kept, so that
       ``--resume`` has a previous good one to fall back to if the newest is
       damaged anyway (disk errors, a copy cut short);
-    - ``*.tmp`` files of a killed save are removed when training starts.
+    - ``*.tmp`` files of a killed save are removed when training starts;
+    - with ``resume_fallback`` (default) and ``resume=True`` without
+      ``load_from``, the newest *complete* checkpoint of the work dir is
+      resumed (mmengine takes the file named in ``last_checkpoint`` even
+      when it is truncated); a damaged latest one is skipped with a
+      warning.
 
     Also gathers every rank's random states for :class:`RandomStateHook`
     before saving (all ranks call this hook, one rank writes).
     """
 
-    def __init__(self, *args, min_keep_ckpts: int = 2, **kwargs):
+    def __init__(self,
+                 *args,
+                 min_keep_ckpts: int = 2,
+                 resume_fallback: bool = True,
+                 **kwargs):
         super().__init__(*args, **kwargs)
-        self.setup_safety(min_keep_ckpts)
-
-    def setup_safety(self, min_keep_ckpts: int = 2) -> None:
-        """(Re)apply the safety settings; ``UDAIterBasedTrainLoop`` calls it
-        on a plain ``CheckpointHook`` turned into this class."""
         if min_keep_ckpts < 1:
             raise ValueError('min_keep_ckpts must be >= 1')
         self.min_keep_ckpts = int(min_keep_ckpts)
         if 0 < self.max_keep_ckpts < self.min_keep_ckpts:
             self.max_keep_ckpts = self.min_keep_ckpts
+        self.resume_fallback = resume_fallback
+
+    def before_run(self, runner) -> None:
+        # Runner.train() calls before_run right before load_or_resume().
+        super().before_run(runner)
+        if self.resume_fallback:
+            choose_resume_checkpoint(runner, _newest_complete_checkpoint)
 
     def before_train(self, runner) -> None:
         super().before_train(runner)

@@ -2,7 +2,6 @@
 import logging
 from typing import Dict, List, Optional, Tuple, Union
 
-from mmengine.hooks import CheckpointHook
 from mmengine.logging import print_log
 from mmengine.runner.loops import (
     BaseLoop,
@@ -13,28 +12,7 @@ from mmengine.runner.utils import calc_dynamic_intervals
 from mmseg.registry import LOOPS
 from torch.utils.data import DataLoader
 
-from ...utils.checkpoint_safety import (
-    checkpoint_candidates,
-    find_resumable_checkpoint,
-)
 from ...utils.rank_agreement import raise_on_any_rank
-from ..hooks import (
-    BadSampleHook,
-    NonFiniteGuardHook,
-    PreemptionHook,
-    RandomStateHook,
-    SafeCheckpointHook,
-)
-
-#: ``fault_tolerance`` of the loop: what each key enables.
-DEFAULT_FAULT_TOLERANCE = dict(
-    random_state=True,  # RandomStateHook
-    safe_checkpoint=True,  # CheckpointHook -> SafeCheckpointHook
-    resume_fallback=True,  # resume=True skips a damaged latest checkpoint
-    preemption=dict(signals=('SIGTERM', )),  # PreemptionHook kwargs
-    nonfinite=dict(action='raise'),  # NonFiniteGuardHook kwargs
-    bad_samples=dict(max_bad_samples=100),  # BadSampleHook kwargs
-)
 
 
 def _find_sampler(dataloader):
@@ -69,19 +47,15 @@ class UDAIterBasedTrainLoop(IterBasedTrainLoop):
       any iteration and the sample stream continues exactly where it
       stopped (same seed, same world size and batch size). A sampler without
       ``set_start`` falls back to mmengine's behaviour;
-    - fault tolerance (docs/fault_tolerance.md), configured by
-      ``fault_tolerance`` (a dict merged into
-      ``DEFAULT_FAULT_TOLERANCE``; ``False``/``None`` per key disables it,
-      ``fault_tolerance=False`` all of them): unless the config registers
-      them already, the loop registers :class:`RandomStateHook` (exact
-      resume of the random draws), :class:`PreemptionHook` (SIGTERM:
-      checkpoint, clean stop), :class:`NonFiniteGuardHook` (divergence
-      guard) and :class:`BadSampleHook` (unreadable samples); a plain
-      ``CheckpointHook`` becomes a
-      :class:`SafeCheckpointHook` (atomic saves, previous checkpoint kept);
-      with ``resume=True`` and no ``load_from``, the newest *complete*
-      checkpoint of the work dir is resumed (a damaged latest one is
-      skipped with a warning).
+    - hooks that clean up after themselves (signal handlers, optimizer
+      hooks: ``teardown(runner)``) are torn down also when training raises
+      (mmengine calls no hook then);
+    - a batch that fails to load on one rank stops every rank with the
+      same error (see :meth:`_next_batch`).
+
+    The fault-tolerance hooks (docs/fault_tolerance.md) are declared in the
+    configs (``configs/_base_/default_hooks.py``, ``RandomStateHook`` in the
+    UDA method bases); the loop registers none.
     """
 
     def __init__(
@@ -91,8 +65,8 @@ class UDAIterBasedTrainLoop(IterBasedTrainLoop):
             max_iters: int,
             val_begin: int = 1,
             val_interval: int = 1000,
-            dynamic_intervals: Optional[List[Tuple[int, int]]] = None,
-            fault_tolerance: Union[bool, dict, None] = True) -> None:
+            dynamic_intervals: Optional[List[Tuple[int, int]]] = None
+    ) -> None:
         # Not IterBasedTrainLoop.__init__: it starts iterating the loader.
         BaseLoop.__init__(self, runner, dataloader)
         self._max_iters = int(max_iters)
@@ -110,45 +84,6 @@ class UDAIterBasedTrainLoop(IterBasedTrainLoop):
         self.dataloader_iterator = None
         self.dynamic_milestones, self.dynamic_intervals = \
             calc_dynamic_intervals(self.val_interval, dynamic_intervals)
-        self.fault_tolerance = _fault_tolerance_cfg(fault_tolerance)
-        self._setup_fault_tolerance()
-
-    def _setup_fault_tolerance(self) -> None:
-        cfg = self.fault_tolerance
-        runner = self.runner
-        hooks = list(runner.hooks)
-
-        def registered(cls) -> bool:
-            return any(isinstance(h, cls) for h in hooks)
-
-        if cfg['safe_checkpoint']:
-            for hook in hooks:
-                # Same state and arguments; only the saving differs.
-                if type(hook) is CheckpointHook:
-                    hook.__class__ = SafeCheckpointHook
-                    hook.setup_safety()
-        if cfg['random_state'] and not registered(RandomStateHook):
-            runner.register_hook(RandomStateHook())
-        if cfg['preemption'] is not None and not registered(PreemptionHook):
-            runner.register_hook(PreemptionHook(**cfg['preemption']))
-        if cfg['nonfinite'] is not None and not registered(
-                NonFiniteGuardHook):
-            runner.register_hook(NonFiniteGuardHook(**cfg['nonfinite']))
-        if cfg['bad_samples'] is not None and not registered(BadSampleHook):
-            runner.register_hook(BadSampleHook(**cfg['bad_samples']))
-        # Runner.train() builds this loop before load_or_resume(): choose
-        # the checkpoint to resume here (mmengine would take the file named
-        # in last_checkpoint even when it is truncated).
-        if (cfg['resume_fallback'] and getattr(runner, '_resume', False)
-                and getattr(runner, '_load_from', None) is None):
-            path = find_resumable_checkpoint(runner.work_dir)
-            if path is not None:
-                runner._load_from = path
-            elif checkpoint_candidates(runner.work_dir):
-                raise RuntimeError(
-                    f'resume=True but no checkpoint of {runner.work_dir} is '
-                    'complete (see the warnings above); remove them to '
-                    'start from scratch or set load_from')
 
     def _start_iterator(self) -> None:
         sampler = _find_sampler(self.dataloader)
@@ -222,32 +157,3 @@ class UDAIterBasedTrainLoop(IterBasedTrainLoop):
         self.runner.call_hook('after_train')
         return self.runner.model
 
-
-def _fault_tolerance_cfg(value) -> dict:
-    cfg = {k: (dict(v) if isinstance(v, dict) else v)
-           for k, v in DEFAULT_FAULT_TOLERANCE.items()}
-    if value is True:
-        pass
-    elif value in (False, None):
-        cfg = dict.fromkeys(cfg)
-    elif isinstance(value, dict):
-        unknown = set(value) - set(cfg)
-        if unknown:
-            raise KeyError(
-                f'train_cfg.fault_tolerance: unknown keys {sorted(unknown)}'
-                f'; known: {sorted(cfg)}')
-        for key, sub in value.items():
-            if isinstance(sub, dict) and isinstance(cfg[key], dict):
-                cfg[key].update(sub)
-            elif sub is True and key in ('preemption', 'nonfinite',
-                                         'bad_samples'):
-                pass
-            else:
-                cfg[key] = sub
-    else:
-        raise TypeError('train_cfg.fault_tolerance must be a bool or a '
-                        f'dict, got {type(value).__name__}')
-    for key in ('preemption', 'nonfinite', 'bad_samples'):
-        if cfg[key] is False:
-            cfg[key] = None
-    return cfg
