@@ -13,6 +13,7 @@ import glob
 import os.path as osp
 
 import pytest
+import torch.nn as nn
 from mmengine.config import Config, ConfigDict
 
 from tests.helpers import REPO
@@ -90,6 +91,38 @@ def _datasets(cfg):
                 yield f'{key}.dataset.{branch}', ds[branch]
 
 
+NORM_TYPES = (nn.LayerNorm, nn.modules.batchnorm._NormBase, nn.GroupNorm)
+
+
+def check_weight_decay(model, wrapper, rel):
+    """The reference recipe's weight decay (DAFormer, mmcv 1.x constructor):
+    no decay on any normalisation parameter (LayerNorm, BatchNorm,
+    GroupNorm) nor on ``pos_block``; the ``head`` key matches first, so the
+    heads' norms keep the decay (mmcv and mmengine pick the first matching
+    custom key, then the norm rule). Rules out a name-based ``norm`` key
+    missing norms named otherwise (mmseg 1.x MiT's stage norms are
+    ``backbone.layers.{i}.2``) and a decay switched off for everything."""
+    decay = {}
+    optimizers = (wrapper.optim_wrappers.values() if hasattr(
+        wrapper, 'optim_wrappers') else [wrapper])
+    for w in optimizers:
+        base = w.optimizer.defaults.get('weight_decay', 0)
+        for group in w.optimizer.param_groups:
+            for p in group['params']:
+                decay[id(p)] = (group['weight_decay'], base)
+    for mod_name, module in model.named_modules():
+        is_norm = isinstance(module, NORM_TYPES)
+        for name, p in module.named_parameters(recurse=False):
+            full = f'{mod_name}.{name}'
+            if not p.requires_grad or id(p) not in decay:
+                continue
+            wd, base = decay[id(p)]
+            if 'pos_block' in full or (is_norm and 'head' not in full):
+                assert wd == 0, f'{rel}: {full} has weight decay {wd}'
+            elif not is_norm and 'head' not in full and p.dim() > 1:
+                assert wd == base, f'{rel}: {full} has weight decay {wd}'
+
+
 @pytest.mark.parametrize('rel', CONFIGS)
 def test_config_parses_and_builds(rel, registries):
     from mmengine.optim import build_optim_wrapper
@@ -119,7 +152,8 @@ def test_config_parses_and_builds(rel, registries):
     assert n_params > 0
     if cfg.get('optim_wrapper'):
         optim_cfg = copy.deepcopy(cfg.optim_wrapper)
-        build_optim_wrapper(model, optim_cfg)
+        wrapper = build_optim_wrapper(model, optim_cfg)
+        check_weight_decay(model, wrapper, rel)
     del model
 
 

@@ -82,7 +82,8 @@ def _check_schedule(cfg, max_iters=40000, warmup=1500, lr=6e-5):
     assert cfg.optim_wrapper.optimizer.lr == lr
     keys = cfg.optim_wrapper.paramwise_cfg.custom_keys
     assert keys.head.lr_mult == 10.0
-    assert keys.pos_block.decay_mult == keys.norm.decay_mult == 0.0
+    assert keys.pos_block.decay_mult == 0.0
+    assert cfg.optim_wrapper.paramwise_cfg.norm_decay_mult == 0.0
     (sched, ) = cfg.param_scheduler
     assert sched.type == 'WarmupPolyLR' and sched.power == 1.0
     assert (sched.max_iters, sched.warmup_iters) == (max_iters, warmup)

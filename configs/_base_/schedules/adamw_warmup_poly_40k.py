@@ -15,11 +15,15 @@ optim_wrapper = dict(
         betas=(0.9, 0.999),
         weight_decay=0.01,
         fused='auto'),
+    # The reference's `norm` name key reached every norm of its MiT
+    # (`norm1`, `norm2`, ...); mmseg 1.x names the stage-output LayerNorms
+    # `backbone.layers.{i}.2`, so the norms are matched by type instead
+    # (LayerNorm, BatchNorm, GroupNorm). As in the reference, the first
+    # matching name key wins: the heads' norms keep the decay.
     paramwise_cfg=dict(
+        norm_decay_mult=0.0,
         custom_keys=dict(
-            head=dict(lr_mult=10.0),
-            pos_block=dict(decay_mult=0.0),
-            norm=dict(decay_mult=0.0))))
+            head=dict(lr_mult=10.0), pos_block=dict(decay_mult=0.0))))
 param_scheduler = [
     dict(
         type='WarmupPolyLR',
