@@ -200,6 +200,27 @@ def test_run(config, ckpt, args, roots, deadline):
     return result
 
 
+def report(r: dict) -> None:
+    if r.get('skipped'):
+        return
+    print(f"{r['name']} {r['precision']}: rc {r['returncode']}, "
+          f"{fmt(r['time'], '.3f')} s/iter, {r['wall_s']} s wall",
+          flush=True)
+
+
+def test_checkpoint(results):
+    """``(checkpoint, config)`` of the fp32 run of ``TEST_RUN`` if it
+    finished, else None."""
+    for r in results:
+        if (r['name'] == TEST_RUN and r['precision'] == 'fp32'
+                and r.get('returncode') == 0):
+            last = osp.join(r['work_dir'], 'last_checkpoint')
+            if osp.exists(last):
+                with open(last) as f:
+                    return f.read().strip(), r['config']
+    return None
+
+
 def fmt(value, spec):
     width = int(re.match(r'\d*', spec).group() or 0)
     return '-'.rjust(width) if value is None else format(value, spec)
@@ -254,9 +275,16 @@ def main():
     parser.add_argument('--nproc', type=int, default=os.cpu_count() or 1)
     parser.add_argument('--cpu-smoke', action='store_true',
                         help='the same path on the CPU, shrunk (CI)')
+    parser.add_argument('--jobs', type=int, default=None,
+                        help='training runs at a time (--cpu-smoke only; '
+                        'default 2 there, 1 on a GPU)')
     args = parser.parse_args()
     start = time.monotonic()
     deadline = start + args.time_limit
+    if args.jobs is not None and args.jobs > 1 and not args.cpu_smoke:
+        raise SystemExit('--jobs > 1 only with --cpu-smoke (timing runs '
+                         'share no device)')
+    args.jobs = args.jobs or (2 if args.cpu_smoke else 1)
     if args.cpu_smoke:
         args.iters = args.hrda_iters = 1
         args.warmup = 0
@@ -289,27 +317,34 @@ def main():
     # the smallest time a run needs (start-up + its iterations)
     min_run_s = 20 if args.cpu_smoke else 60
     results = []
-    test_ckpt = test_config = None
-    for name, config, uda, hrda, amp in plan:
-        left = deadline - time.monotonic()
-        # keep time for the test run after the checkpoint exists
-        reserve = min_run_s if test_ckpt is not None else 0
-        if left - reserve < min_run_s:
-            results.append(dict(name=name, precision='amp' if amp else 'fp32',
-                                skipped='time limit'))
-            continue
-        r = train_run(name, config, uda, hrda, amp, args, roots,
-                      deadline - reserve)
-        results.append(r)
-        print(f"{name} {r['precision']}: rc {r['returncode']}, "
-              f"{fmt(r['time'], '.3f')} s/iter, {r['wall_s']} s wall",
-              flush=True)
-        if name == TEST_RUN and not amp and r['returncode'] == 0:
-            last = osp.join(r['work_dir'], 'last_checkpoint')
-            if osp.exists(last):
-                with open(last) as f:
-                    test_ckpt = f.read().strip()
-                test_config = config
+    if args.jobs > 1:
+        # --cpu-smoke only: the runs are independent processes (timing
+        # runs on a GPU go one at a time)
+        from concurrent.futures import ThreadPoolExecutor
+        with ThreadPoolExecutor(args.jobs) as pool:
+            futures = [
+                pool.submit(train_run, name, config, uda, hrda, amp, args,
+                            roots, deadline)
+                for name, config, uda, hrda, amp in plan
+            ]
+            results = [f.result() for f in futures]
+    else:
+        for name, config, uda, hrda, amp in plan:
+            left = deadline - time.monotonic()
+            # keep time for the test run after the checkpoint exists
+            reserve = min_run_s if test_checkpoint(results) else 0
+            if left - reserve < min_run_s:
+                results.append(dict(name=name,
+                                    precision='amp' if amp else 'fp32',
+                                    skipped='time limit'))
+                continue
+            results.append(train_run(name, config, uda, hrda, amp, args,
+                                     roots, deadline - reserve))
+            report(results[-1])
+    if args.jobs > 1:
+        for r in results:
+            report(r)
+    test_ckpt, test_config = test_checkpoint(results) or (None, None)
     if test_ckpt is None:
         results.append(dict(name='HRDA test (slide)', precision='fp32',
                             skipped='no HRDA checkpoint'))
