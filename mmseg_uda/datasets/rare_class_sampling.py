@@ -1,4 +1,5 @@
-"""Rare class sampling (RCS) statistics, as in DAFormer (SPEC 2.3).
+"""Rare class sampling (RCS) statistics, as in DAFormer (Hoyer et al.,
+CVPR 2022; reference ``mmseg/datasets/uda_dataset.py``).
 
 ``RareClassSampling`` reads the two statistics files that the dataset
 converters write (``sample_class_stats.json`` and ``samples_with_class.json``,

@@ -1,4 +1,5 @@
-"""WarmupPolyLR against the reference formula (SPEC 2.5, 2.1b)."""
+"""WarmupPolyLR against the reference formula (mmcv 1.x poly with linear
+warmup, as DAFormer's configs/_base_/schedules/poly10warm.py uses it)."""
 import pytest
 import torch
 from mmengine.optim.scheduler import LinearLR, PolyLR
@@ -52,7 +53,9 @@ def test_hand_values(ours):
 
 
 def test_equals_composed_builtin_schedulers(ours):
-    """SPEC 2.1b: LinearLR(1e-6, end=1501) + PolyLR(end=40001) composed."""
+    """The reference schedule equals LinearLR(1e-6, end=1501) +
+    PolyLR(end=40001) composed (and LinearLR(end=1500) + PolyLR(begin=1500)
+    does not)."""
     composed = lrs_over(
         lambda opt: [
             LinearLR(opt, start_factor=1e-6, by_epoch=False, begin=0,

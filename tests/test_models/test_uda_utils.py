@@ -1,4 +1,5 @@
-"""DACS building blocks against hand-computed values (SPEC 2.2, 2.4)."""
+"""DACS building blocks against hand-computed values (DAFormer reference
+``mmseg/models/uda/dacs.py`` and ``mmseg/models/utils/dacs_transforms.py``)."""
 import math
 
 import pytest

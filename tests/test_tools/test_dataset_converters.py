@@ -13,15 +13,16 @@ from tests.helpers import load_tool
 
 lc = load_tool('tools/dataset_converters/converter_utils.py')
 
-# SPEC section 3, written out independently of cityscapesscripts.
-SPEC_GTA = {7: 0, 8: 1, 11: 2, 12: 3, 13: 4, 17: 5, 19: 6, 20: 7, 21: 8,
+# GTA5 label id -> Cityscapes trainId (docs/dataset_prepare.md), written out
+# independently of cityscapesscripts.
+GTA_TO_TRAIN_ID = {7: 0, 8: 1, 11: 2, 12: 3, 13: 4, 17: 5, 19: 6, 20: 7, 21: 8,
             22: 9, 23: 10, 24: 11, 25: 12, 26: 13, 27: 14, 28: 15, 31: 16,
             32: 17, 33: 18}
 
 
-def _spec_convert(ids):
+def _reference_convert(ids):
     out = np.full(ids.shape, 255, np.uint8)
-    for k, v in SPEC_GTA.items():
+    for k, v in GTA_TO_TRAIN_ID.items():
         out[ids == k] = v
     return out
 
@@ -34,7 +35,7 @@ def gta_root(tmp_path):
     return roots['gta']
 
 
-def test_gta_converter_matches_spec_and_direct_counts(gta_root):
+def test_gta_converter_matches_label_table_and_direct_counts(gta_root):
     summary = lc.convert_gta(gta_root, nproc=2)
     assert summary['good'] == 6 and summary['bad'] == 0
     expected_stats = []
@@ -47,14 +48,15 @@ def test_gta_converter_matches_spec_and_direct_counts(gta_root):
         out = cv2.imread(
             osp.join(gta_root, 'labels', f'{i:05d}_labelTrainIds.png'),
             cv2.IMREAD_UNCHANGED)
-        np.testing.assert_array_equal(out, _spec_convert(ids))
+        np.testing.assert_array_equal(out, _reference_convert(ids))
         entry = {'file': f'labels/{i:05d}_labelTrainIds.png'}
         for c in range(19):
             n = int((out == c).sum())
             if n:
                 entry[str(c)] = n
         expected_stats.append(entry)
-    assert seen_values - set(SPEC_GTA)  # void ids present and mapped to 255
+    # void ids present and mapped to 255
+    assert seen_values - set(GTA_TO_TRAIN_ID)
     with open(osp.join(gta_root, 'sample_class_stats.json')) as f:
         assert json.load(f) == expected_stats
     with open(osp.join(gta_root, 'samples_with_class.json')) as f:

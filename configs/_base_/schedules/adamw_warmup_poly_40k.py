@@ -1,4 +1,5 @@
-# DAFormer's optimisation (SPEC 2.5): AdamW 6e-5, head lr x10, no weight
+# DAFormer's optimisation (reference configs/_base_/schedules/adamw.py,
+# poly10warm.py): AdamW 6e-5, head lr x10, no weight
 # decay on pos_block/norm; linear warmup 1500 iterations from 1e-6 then
 # poly(1.0) over all 40k iterations, exactly as the reference formula.
 _base_ = ['../default_hooks.py']

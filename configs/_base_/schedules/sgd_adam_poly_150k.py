@@ -1,4 +1,4 @@
-# Adversarial training (AdaptSegNet, SPEC 2.8): the segmentation network
+# Adversarial training (AdaptSegNet, docs/adversarial.md): the segmentation network
 # (`student`) with the SGD schedule of sgd_poly_150k.py, the discriminator
 # with Adam lr 1e-4, betas (0.9, 0.99), no weight decay; both with poly 0.9
 # over the same 250k-iteration horizon, training stops at 150k. One

@@ -1,7 +1,8 @@
-# DeepLab-v2 optimisation of AdaptSegNet (SPEC 2.8): SGD lr 2.5e-4,
+# DeepLab-v2 optimisation of AdaptSegNet (Tsai et al., CVPR 2018; reference
+# train_gta2cityscapes_multi.py): SGD lr 2.5e-4,
 # momentum 0.9, weight decay 5e-4, the classifier (every `*head*`) at 10x lr,
-# poly decay with power 0.9. SPEC gives no iteration count; this follows the
-# AdaptSegNet reference code: the poly decay is computed over 250k
+# poly decay with power 0.9. The paper gives no iteration count; this
+# follows the reference code: the poly decay is computed over 250k
 # iterations (its NUM_STEPS) and training stops at 150k (NUM_STEPS_STOP),
 # one source (+ one target) image per iteration; evaluation every 5k.
 _base_ = ['../default_hooks.py']

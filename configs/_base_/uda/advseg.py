@@ -1,4 +1,5 @@
-# Output-space adversarial training, single level (AdaptSegNet, SPEC 2.8):
+# Output-space adversarial training, single level (AdaptSegNet,
+# docs/adversarial.md):
 # FCDiscriminator on the softmax of the upsampled main output, BCE with
 # logits, source label 0 / target label 1, adversarial weight 0.001. An
 # experiment wraps its segmentor with it:

@@ -1,4 +1,6 @@
-# DACS self-training as configured by DAFormer (SPEC 2.2-2.4). An experiment
+# DACS self-training as configured by DAFormer (reference
+# configs/_base_/uda/dacs.py and its gta2cs_uda_warm_fdthings_rcs_croppl_a999
+# experiment; docs/configs.md). An experiment
 # wraps its segmentor with it:
 #   model = dict(_delete_=True, segmentor=_base_.model, **_base_.uda)
 uda = dict(

@@ -1,4 +1,4 @@
-# DACS self-training as configured by HRDA (SPEC 2.2, 2.6): DAFormer's DACS
+# DACS self-training as configured by HRDA (docs/hrda.md): DAFormer's DACS
 # (pseudo-label threshold 0.968, ClassMix, strong augmentation, ImageNet
 # feature distance with lambda 0.005, EMA teacher with alpha 0.999) without
 # the fixed top/bottom ignore rows. Instead the Cityscapes target pipelines

@@ -1,4 +1,4 @@
-# MIC (masked image consistency, SPEC 2.7), a plug-in of DACS: the student
+# MIC (masked image consistency, docs/mic.md), a plug-in of DACS: the student
 # also learns from block-masked target images with the EMA teacher's
 # pseudo-labels and weights of the unmasked images. Defaults of MIC(HRDA) on
 # GTA/Synthia -> Cityscapes. Add it to a DACS experiment (DAFormer, HRDA):

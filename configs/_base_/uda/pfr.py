@@ -1,4 +1,4 @@
-# Progressive feature refinement (PFR, SPEC 2.8): AdaptSegNet's output-space
+# Progressive feature refinement (PFR, docs/adversarial.md): AdaptSegNet's output-space
 # adversarial loss (weight 0.002) plus style (Gram matrix) and content
 # alignment of source and target features at ResNet stages 2-5 (weight
 # 0.004). The choices the paper leaves open are options here (defaults and

@@ -7,7 +7,7 @@ from mmseg.registry import TRANSFORMS
 class GenerateValidPseudoMask(BaseTransform):
     """Add ``results['valid_pseudo_mask']``: a uint8 HxW map, 1 inside the
     image minus the margins, 0 in the margins (HRDA/MIC ignore the ego car
-    and the image border for pseudo-labels; SPEC 2.2).
+    and the image border for pseudo-labels; HRDA, docs/hrda.md).
 
     The mask is appended to ``results['seg_fields']``, so mmseg's
     ``Resize``/``RandomResize``, ``RandomCrop`` and ``RandomFlip`` transform

@@ -11,7 +11,8 @@ from ...models.utils import copy_parameters, ema_alpha, ema_update, unwrap
 @HOOKS.register_module()
 class EMATeacherHook(Hook):
     """Keep ``model.teacher`` an exponential moving average of
-    ``model.student`` (parameters only, SPEC 2.2).
+    ``model.student`` (parameters only, as the DAFormer reference
+    ``mmseg/models/uda/dacs.py``, ``_update_ema``).
 
     Before iteration ``t`` (so before the teacher predicts, as the
     reference): at ``t == 0`` the teacher becomes a copy of the student;

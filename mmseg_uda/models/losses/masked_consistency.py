@@ -1,4 +1,5 @@
-"""MIC: masked image consistency (Hoyer et al., CVPR 2023; SPEC 2.7)."""
+"""MIC: masked image consistency (Hoyer et al., CVPR 2023; reference
+``mmseg/models/uda/masking_consistency_module.py``)."""
 from contextlib import contextmanager
 from typing import Dict, List, Optional, Tuple
 

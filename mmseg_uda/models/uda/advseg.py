@@ -36,7 +36,8 @@ _MAIN, _AUX = 'discriminator', 'aux_discriminator'
 
 @MODELS.register_module()
 class AdaptSegNet(UDABaseSegmentor):
-    """Output-space adversarial UDA (SPEC 2.8), single- or multi-level.
+    """Output-space adversarial UDA (AdaptSegNet, Tsai et al., CVPR 2018;
+    docs/adversarial.md), single- or multi-level.
 
     ``train_step(data, optim_wrapper)`` expects an ``OptimWrapperDict`` with
     the keys ``student``, ``discriminator`` and, for the multi-level

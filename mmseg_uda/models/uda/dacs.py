@@ -77,7 +77,8 @@ def _stack_field(samples: List[SegDataSample], name: str) -> Tensor:
 
 @MODELS.register_module()
 class DACS(UDABaseSegmentor):
-    """DACS self-training with an EMA teacher (DAFormer, SPEC 2.2).
+    """DACS self-training with an EMA teacher (DAFormer, Hoyer et al.,
+    CVPR 2022; reference ``mmseg/models/uda/dacs.py``).
 
     One training step (``train_step``): supervised loss on the source batch,
     optional ImageNet feature distance on the source features, teacher
@@ -107,7 +108,7 @@ class DACS(UDABaseSegmentor):
             segmentor's backbone with its pretrained weights.
         mic: config of a ``MaskedImageConsistency`` (or None): adds the
             masked image consistency loss as the last stage of the step
-            (MIC, SPEC 2.7), with the pseudo-labels of this method.
+            (MIC, docs/mic.md), with the pseudo-labels of this method.
         **kwargs: see :class:`UDABaseSegmentor`.
     """
 

@@ -21,7 +21,7 @@ ALIGN_DIRECTIONS = ('source_to_target', 'target_to_source', 'both')
 class PFR(AdaptSegNet):
     """AdaptSegNet's output-space adversarial training plus
     ``L_pfr = L_sty + L_con`` on the backbone features of source and target
-    images at ResNet stages 2-5 (SPEC 2.8):
+    images at ResNet stages 2-5 (docs/adversarial.md):
     ``L = L_seg + lambda_adv * L_adv + lambda_pfr * L_pfr`` with
     ``lambda_adv = 0.002`` and ``lambda_pfr = 0.004`` (``pfr_loss``'s
     ``loss_weight``).

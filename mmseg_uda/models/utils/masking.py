@@ -1,4 +1,5 @@
-"""Random block masks of MIC (masked image consistency, SPEC 2.7)."""
+"""Random block masks of MIC (masked image consistency, Hoyer et al.,
+CVPR 2023; reference ``mmseg/models/utils/masking_transforms.py``)."""
 import math
 from typing import Optional, Sequence, Tuple
 

@@ -1,0 +1,28 @@
+"""The repository cites only sources a reader can follow (papers,
+reference repositories with file names, its own docs): no citation of a
+private specification."""
+import os
+import os.path as osp
+
+from tests.helpers import REPO
+
+WORD = 'SP' + 'EC'  # not spelled out, so this file does not match itself
+SKIP_DIRS = {'.git', '.venv', 'work_dirs', 'data', '__pycache__', '.mim'}
+
+
+def test_no_private_spec_citation():
+    """Rules out a comment, docstring or doc page pointing at a document
+    that is not part of the repository."""
+    hits = []
+    for root, dirs, files in os.walk(REPO):
+        dirs[:] = [d for d in dirs if d not in SKIP_DIRS]
+        for name in files:
+            if not name.endswith(('.py', '.md', '.sh', '.txt', '.toml',
+                                  '.ini', '.cfg', '.in')):
+                continue
+            path = osp.join(root, name)
+            with open(path, encoding='utf-8', errors='replace') as f:
+                for i, line in enumerate(f, 1):
+                    if WORD in line:
+                        hits.append(f'{osp.relpath(path, REPO)}:{i}')
+    assert not hits, hits
