@@ -128,8 +128,11 @@ def test_loss_equals_hand_computed_weighted_cross_entropy():
     label[:, :, :3] = 255
     weight = torch.rand(2, 1, 32, 32)
     mic = MODELS.build(mic_cfg(augment=False, loss_weight=0.5))
-    losses, extra = mic(seg, img, labelled_samples(label, weight), MEAN_T,
-                        STD_T, record=True)
+    # label 255 rows: the host's pseudo-labels never hold 255, but the
+    # loss must ignore it all the same
+    losses, extra = mic(seg, img, labelled_samples(label, weight),
+                        label[:, 0], weight[:, 0], MEAN_T, STD_T,
+                        record=True)
     masked = extra['masked_image']
     assert torch.equal(masked, img * extra['mic_mask'])
     with torch.no_grad():
@@ -141,11 +144,39 @@ def test_loss_equals_hand_computed_weighted_cross_entropy():
         expected = 0.5 * (ce * weight[:, 0]).sum() / ce.numel()
     torch.testing.assert_close(losses['decode.loss_ce'], expected)
     assert 'decode.acc_seg' in losses
-    pred = F.interpolate(logits.argmax(1, keepdim=True).float(),
-                         size=(32, 32), mode='nearest').long()
+    # the debug prediction: a plain forward of the segmentor on the masked
+    # images (rules out the prediction of the unmasked images, or of the
+    # images before augmentation)
+    metas = [s.metainfo for s in labelled_samples(label, weight)]
+    with torch.no_grad():
+        pred = seg.encode_decode(masked, metas).argmax(1, keepdim=True)
     assert torch.equal(extra['masked_pred'], pred)
-    # the capture is removed again
-    assert 'forward' not in vars(seg.decode_head)
+    assert not seg.training  # the mode is restored
+    assert 'forward' not in vars(seg.decode_head)  # no method replaced
+
+
+def test_debug_prediction_draws_no_random_numbers():
+    """``record=True`` (the visualisation interval) must not change the
+    training: the loss and the random stream are those of ``record=False``
+    (rules out a debug forward in train mode, whose dropout/drop-path
+    draws would shift every later random draw)."""
+    seg = MODELS.build(tiny_mit_segmentor())  # with drop-path and dropout
+    seg.init_weights()
+    seg.train()
+    img = torch.randn(2, 3, 32, 32)
+    label = torch.randint(0, 4, (2, 32, 32))
+    weight = torch.rand(2, 32, 32)
+    samples = labelled_samples(label[:, None], weight[:, None])
+    mic = MODELS.build(mic_cfg())
+    out = {}
+    for record in (False, True):
+        torch.manual_seed(3)
+        losses, extra = mic(seg, img, samples, label, weight, MEAN_T, STD_T,
+                            record=record)
+        out[record] = (losses['decode.loss_ce'].detach(), torch.rand(1))
+    assert torch.equal(out[False][0], out[True][0])
+    assert torch.equal(out[False][1], out[True][1])
+    assert seg.training
 
 
 def test_mask_ratio_zero_equals_dacs_mixed_loss_on_unmixed_target(
@@ -234,8 +265,11 @@ def test_shared_and_own_pseudo_weight_and_source_masking():
     src_s, tgt_s = (batch[k]['data_samples'] for k in ('source', 'target'))
 
     def run():
-        return model._mic_batch(src_img, src_label, src_s, tgt_img, tgt_s,
-                                logits, label, weight, valid)
+        # what DACS hands MIC (its train_step passes the same)
+        return model.mic.build_batch(
+            tgt_img, tgt_s, label, weight,
+            reweight=lambda t: model._pseudo_weight(logits, t, valid),
+            source=(src_img, src_label, src_s))
 
     img, samples = run()
     own = torch.stack([s.seg_weight.data[0] for s in samples])
@@ -306,12 +340,15 @@ def test_masked_image_takes_the_multi_resolution_path():
     logs = model.train_step(uda_batch(size=64), wrapper)
     for key in ('mic.decode.loss_ce', 'mic.decode.hr.loss_ce'):
         assert torch.isfinite(logs[key]), key
-    # the student's last two backbone calls: the MIC stage's context
-    # (masked image downscaled by 2) and detail crop (of the masked image)
+    # the MIC stage's training forward calls the backbone on the context
+    # (masked image downscaled by 2), then on the detail crop (of the
+    # masked image); the debug prediction's forward comes after them
     masked = model.debug_output['masked_image']
-    context, detail = calls[-2], calls[-1]
     lr = F.interpolate(masked, scale_factor=0.5, mode='bilinear',
                        align_corners=False)
+    first = next(i for i, c in enumerate(calls)
+                 if c.shape == lr.shape and torch.allclose(c, lr))
+    context, detail = calls[first], calls[first + 1]
     torch.testing.assert_close(context, lr)
     assert detail.shape == (2, 3, 32, 32)
     found = [

@@ -6,7 +6,7 @@ from .feature_distance import (
 )
 from .masked_consistency import (  # noqa: F401
                                MaskedImageConsistency,
-                               capture_head_logits,
+                               predict_labels,
 )
 from .pfr_loss import (  # noqa: F401
                                PFRLoss,

@@ -1,42 +1,17 @@
 """MIC: masked image consistency (Hoyer et al., CVPR 2023; reference
 ``mmseg/models/uda/masking_consistency_module.py``)."""
-from contextlib import contextmanager
-from typing import Dict, List, Optional, Tuple
+from typing import Callable, Dict, List, Optional, Sequence, Tuple
 
 import torch
 import torch.nn as nn
-import torch.nn.functional as F
 from mmseg.registry import MODELS
 from mmseg.utils import OptConfigType
 from torch import Tensor
 from torch.profiler import record_function
 
 from ..utils.ddp import unwrap
+from ..utils.labelled_samples import labelled_samples
 from ..utils.strong_aug import StrongAugmentation
-
-
-@contextmanager
-def capture_head_logits(head: nn.Module, store: List[Tensor]):
-    """Record the logits of every ``head.forward`` call in the context.
-
-    mmseg's decode heads call ``self.forward`` directly from ``loss``, so a
-    forward hook would not fire; the bound method is shadowed by an instance
-    attribute for the duration of the context instead. A tuple output (the
-    HRDA head's ``(fused, lr, hr)``) records its first element.
-    """
-    original = head.forward
-
-    def forward(*args, **kwargs):
-        out = original(*args, **kwargs)
-        first = out[0] if isinstance(out, (tuple, list)) else out
-        store.append(first.detach())
-        return out
-
-    head.forward = forward
-    try:
-        yield store
-    finally:
-        del head.forward
 
 
 @MODELS.register_module()
@@ -47,9 +22,12 @@ class MaskedImageConsistency(nn.Module):
     jittered and blurred) copy of the target batch and is trained with the
     pseudo-labels and per-pixel weights that the EMA teacher produced on the
     unmasked images: ``loss_weight * q * CE(f(M * aug(x_T)), p)``. The host
-    method (``DACS(mic=dict(...))``) computes ``p`` and ``q`` and passes them
-    as ``gt_sem_seg``/``seg_weight`` of the data samples, so the loss is the
-    segmentor's own (pixel-weighted) decode loss and any segmentor works:
+    method (``DACS(mic=dict(...))``) hands over the target batch, ``p`` and
+    ``q`` (and the source batch and a way to re-weight ``p`` at another
+    threshold); this module builds its batch from them (its own threshold,
+    source masking) and puts ``p``/``q`` in ``gt_sem_seg``/``seg_weight``
+    of its data samples, so the loss is the segmentor's own
+    (pixel-weighted) decode loss and any segmentor works:
     with ``HRDAEncoderDecoder`` the masked image takes the multi-resolution
     path (context, detail crop, fusion).
 
@@ -64,10 +42,10 @@ class MaskedImageConsistency(nn.Module):
         color_jitter_strength, color_jitter_prob, blur: that augmentation,
             as DACS's strong augmentation (own random draws).
         pseudo_threshold: ``None`` shares the host's pseudo-label weight;
-            a float makes the host recompute the confidence weight with this
-            threshold from the same teacher prediction (0.0: weight 1
-            everywhere outside the ignore regions, i.e. no confidence
-            weighting).
+            a float recomputes the confidence weight with this threshold
+            from the same teacher prediction (the host's ``reweight``; 0.0:
+            weight 1 everywhere outside the ignore regions, i.e. no
+            confidence weighting).
         mask_source: also mask the source batch (with its labels, weight 1)
             and train on source and target together, the reference's
             ``separate`` mode used for Cityscapes -> ACDC/Dark Zurich.
@@ -121,47 +99,97 @@ class MaskedImageConsistency(nn.Module):
                 img = self.strong_aug(img, mean, std)
             return self.mask_generator.mask_image(img)
 
+    @torch.no_grad()
+    def build_batch(
+        self,
+        target_img: Tensor,
+        target_samples: Sequence,
+        pseudo_label: Tensor,
+        pseudo_weight: Tensor,
+        reweight: Optional[Callable[[float], Tensor]] = None,
+        source: Optional[Tuple[Tensor, Tensor, Sequence]] = None
+    ) -> Tuple[Tensor, list]:
+        """Images and labelled samples of the MIC stage (before masking).
+
+        Args:
+            target_img: ``(B, 3, H, W)`` normalised target images.
+            target_samples: their data samples (metainfo).
+            pseudo_label, pseudo_weight: the host's ``(B, H, W)``
+                pseudo-labels and weights.
+            reweight: ``threshold -> (B, H, W)`` weight of the same teacher
+                prediction with the host's ignore regions; needed with
+                ``pseudo_threshold``.
+            source: ``(images, (B, 1, H, W) labels, samples)`` of the source
+                batch; needed with ``mask_source`` (it precedes the target
+                batch, weight 1).
+
+        Returns:
+            tuple: images and samples with ``gt_sem_seg``/``seg_weight``.
+        """
+        if self.pseudo_threshold is not None:
+            if reweight is None:
+                raise ValueError('MaskedImageConsistency(pseudo_threshold='
+                                 f'{self.pseudo_threshold}) needs the '
+                                 "host's reweight function")
+            pseudo_weight = reweight(self.pseudo_threshold)
+        img, samples = target_img, list(target_samples)
+        label, weight = pseudo_label[:, None], pseudo_weight[:, None]
+        if self.mask_source:
+            if source is None:
+                raise ValueError('MaskedImageConsistency(mask_source=True) '
+                                 'needs the source batch')
+            src_img, src_label, src_samples = source
+            img = torch.cat([src_img, img])
+            samples = list(src_samples) + samples
+            label = torch.cat([src_label, label])
+            weight = torch.cat(
+                [torch.ones_like(src_label, dtype=weight.dtype), weight])
+        return img, labelled_samples(samples, label, weight)
+
     def forward(self,
                 segmentor: nn.Module,
-                img: Tensor,
-                data_samples: list,
+                target_img: Tensor,
+                target_samples: Sequence,
+                pseudo_label: Tensor,
+                pseudo_weight: Tensor,
                 mean: Tensor,
                 std: Tensor,
+                reweight: Optional[Callable[[float], Tensor]] = None,
+                source: Optional[Tuple[Tensor, Tensor, Sequence]] = None,
                 record: bool = False
                 ) -> Tuple[Dict[str, Tensor], Dict[str, Tensor]]:
-        """Mask ``img`` and compute the student's loss on it.
+        """Build the batch (:meth:`build_batch`), mask it and compute the
+        student's loss on it.
 
         Args:
             segmentor: the student (possibly DDP-wrapped; it is called, so
                 the call syncs gradients when the caller allows it).
-            img: ``(B, 3, H, W)`` normalised images.
-            data_samples: samples with ``gt_sem_seg`` (pseudo-labels) and
-                ``seg_weight`` (their weights) at the image size.
-            mean, std: the preprocessor's normalisation.
-            record: also return the prediction on the masked images.
+            target_img, target_samples, pseudo_label, pseudo_weight,
+                reweight, source: see :meth:`build_batch`.
+            mean, std: the preprocessor's normalisation, ``(3, 1, 1)``.
+            record: also return the student's prediction on the masked
+                images (a separate no-grad forward in eval mode, so the
+                training forward and its random draws are untouched).
 
         Returns:
             tuple: the weighted losses (segmentor's keys) and a dict with
             ``masked_image``, ``mic_mask`` and, if ``record``,
             ``masked_pred`` (``(B, 1, H, W)`` argmax labels).
         """
+        img, samples = self.build_batch(target_img, target_samples,
+                                        pseudo_label, pseudo_weight,
+                                        reweight, source)
         masked_img, mask = self.masked_inputs(img, mean, std)
-        logits: List[Tensor] = []
-        if record:
-            with capture_head_logits(unwrap(segmentor).decode_head, logits):
-                losses = segmentor(masked_img, data_samples, mode='loss')
-        else:
-            losses = segmentor(masked_img, data_samples, mode='loss')
+        losses = segmentor(masked_img, samples, mode='loss')
         if self.loss_weight != 1.0:
             losses = {
                 k: v * self.loss_weight if 'loss' in k else v
                 for k, v in losses.items()
             }
         extra = dict(masked_image=masked_img, mic_mask=mask)
-        if record and logits:
-            pred = logits[0].argmax(dim=1, keepdim=True).float()
-            extra['masked_pred'] = F.interpolate(
-                pred, size=img.shape[2:], mode='nearest').long()
+        if record:
+            extra['masked_pred'] = predict_labels(
+                unwrap(segmentor), masked_img, [s.metainfo for s in samples])
         return losses, extra
 
     def extra_repr(self) -> str:
@@ -171,4 +199,19 @@ class MaskedImageConsistency(nn.Module):
                 f'mask_source={self.mask_source}')
 
 
-__all__ = ['MaskedImageConsistency', 'capture_head_logits']
+@torch.no_grad()
+def predict_labels(segmentor: nn.Module, img: Tensor,
+                   batch_img_metas: List[dict]) -> Tensor:
+    """``(B, 1, H, W)`` argmax labels of ``segmentor.encode_decode`` on
+    ``img``, in eval mode (no dropout or drop-path draws, no BN statistics
+    update); the training mode is restored afterwards."""
+    training = segmentor.training
+    segmentor.eval()
+    try:
+        logits = segmentor.encode_decode(img, batch_img_metas)
+    finally:
+        segmentor.train(training)
+    return logits.argmax(dim=1, keepdim=True)
+
+
+__all__ = ['MaskedImageConsistency', 'predict_labels']

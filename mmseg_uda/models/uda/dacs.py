@@ -9,7 +9,6 @@ from typing import Dict, List, Optional, Tuple
 import torch
 from mmengine.logging import print_log
 from mmengine.optim import OptimWrapper
-from mmengine.structures import PixelData
 from mmseg.registry import MODELS
 from mmseg.structures import SegDataSample
 from mmseg.utils import ConfigType, OptConfigType, add_prefix
@@ -23,6 +22,7 @@ from ..utils import (
     classmix_masks,
     finish_step,
     grad_sync,
+    labelled_samples,
     mix,
     step_backward,
     unwrap,
@@ -239,7 +239,7 @@ class DACS(UDABaseSegmentor):
             mixed_label = mix(mask, src_label, pseudo_label[:, None])
             mixed_weight = mix(mask, torch.ones_like(mask),
                                pseudo_weight[:, None])
-        mixed_samples = _labelled_samples(tgt_samples, mixed_label,
+        mixed_samples = labelled_samples(tgt_samples, mixed_label,
                                           mixed_weight)
         with record_function('uda.mixed'), \
                 self._stage(optim_wrapper, last=self.mic is None):
@@ -251,15 +251,15 @@ class DACS(UDABaseSegmentor):
         # 5) MIC: the same pseudo-labels on the masked target images.
         mic_debug = {}
         if self.mic is not None:
-            with torch.no_grad(), record_function('uda.mic'):
-                mic_img, mic_samples = self._mic_batch(
-                    src_img, src_label, src_samples, tgt_img, tgt_samples,
-                    logits, pseudo_label, pseudo_weight, valid)
             with record_function('uda.mic'), \
                     self._stage(optim_wrapper, last=True):
                 losses, mic_debug = self.mic(
-                    self.student, mic_img, mic_samples,
-                    self.data_preprocessor.mean, self.data_preprocessor.std,
+                    self.student, tgt_img, tgt_samples, pseudo_label,
+                    pseudo_weight, self.data_preprocessor.mean,
+                    self.data_preprocessor.std,
+                    reweight=lambda threshold: self._pseudo_weight(
+                        logits, threshold, valid),
+                    source=(src_img, src_label, src_samples),
                     record=self.record_debug)
                 loss, logs = self.parse_losses(add_prefix(losses, 'mic'))
                 step_backward(optim_wrapper, loss)
@@ -282,26 +282,14 @@ class DACS(UDABaseSegmentor):
         log_vars.pop('loss', None)
         return {k: v.detach() for k, v in log_vars.items()}
 
-    def _mic_batch(self, src_img, src_label, src_samples, tgt_img,
-                   tgt_samples, logits, pseudo_label, pseudo_weight, valid):
-        """Images and labelled samples of MIC's stage: the target batch
-        with the pseudo-labels and weights (re-weighted with MIC's own
-        threshold if it has one), preceded by the source batch with its
-        labels and weight 1 when ``mic.mask_source``."""
-        if self.mic.pseudo_threshold is not None:
-            _, pseudo_weight = pseudo_label_and_weight(
-                logits, self.mic.pseudo_threshold)
-            pseudo_weight = apply_ignore_regions(
-                pseudo_weight, self.ignore_top, self.ignore_bottom, valid)
-        img, samples = tgt_img, tgt_samples
-        label, weight = pseudo_label[:, None], pseudo_weight[:, None]
-        if self.mic.mask_source:
-            img = torch.cat([src_img, tgt_img])
-            samples = list(src_samples) + list(tgt_samples)
-            label = torch.cat([src_label, label])
-            weight = torch.cat(
-                [torch.ones_like(src_label, dtype=weight.dtype), weight])
-        return img, _labelled_samples(samples, label, weight)
+    def _pseudo_weight(self, logits: Tensor, threshold: float,
+                       valid: Optional[Tensor]) -> Tensor:
+        """``(B, H, W)`` confidence weight of the teacher ``logits`` at
+        ``threshold``, zero in this method's ignore regions (``valid``: the
+        ``(B, H, W)`` valid pseudo-label mask or None)."""
+        _, weight = pseudo_label_and_weight(logits, threshold)
+        return apply_ignore_regions(weight, self.ignore_top,
+                                    self.ignore_bottom, valid)
 
     def _feature_distance(self, capture: FirstCallCapture,
                           label: Tensor) -> Tensor:
@@ -356,19 +344,6 @@ def _detached(logs: dict) -> dict:
     # parse_losses' values are attached to the graph; logging them must not
     # keep a stage's activations alive into the next stage.
     return {k: v.detach() for k, v in logs.items()}
-
-
-def _labelled_samples(templates: List[SegDataSample], label: Tensor,
-                      weight: Tensor) -> List[SegDataSample]:
-    """New samples with the metainfo of ``templates`` and the given
-    ``(B, 1, H, W)`` labels and weights."""
-    samples = []
-    for template, lbl, w in zip(templates, label, weight):
-        sample = SegDataSample(metainfo=template.metainfo)
-        sample.gt_sem_seg = PixelData(data=lbl.long())
-        sample.seg_weight = PixelData(data=w.float())
-        samples.append(sample)
-    return samples
 
 
 __all__ = ['DACS', 'apply_ignore_regions', 'pseudo_label_and_weight']

@@ -8,6 +8,7 @@ from .ddp import (
 )
 from .ema import copy_parameters, ema_alpha, ema_update
 from .feature_capture import FirstCallCapture
+from .labelled_samples import labelled_samples
 from .masking import BlockMaskGenerator, block_mask
 from .strong_aug import StrongAugmentation, blur_kernel_size
 
@@ -15,5 +16,6 @@ __all__ = [
     'BlockMaskGenerator', 'FirstCallCapture', 'StrongAugmentation',
     'average_buffers', 'finish_step', 'step_backward',
     'blur_kernel_size', 'block_mask', 'classmix_masks', 'copy_parameters',
-    'ema_alpha', 'ema_update', 'grad_sync', 'mix', 'unwrap'
+    'ema_alpha', 'ema_update', 'grad_sync', 'labelled_samples', 'mix',
+    'unwrap'
 ]
