@@ -43,3 +43,36 @@ def test_base_dataset_config(path):
     assert METRICS.get(cfg.val_evaluator.type) is not None
     if 'synthia' in path:
         assert cfg.val_evaluator.type == 'ClassSubsetIoUMetric'
+
+
+ALL_BASES = sorted(
+    glob.glob(osp.join(REPO, 'configs', '_base_', 'datasets', '*.py')))
+
+
+@pytest.mark.parametrize('path', ALL_BASES, ids=osp.basename)
+def test_pipelines_follow_the_file_sizes(path):
+    """The dataset bases are diffs of each other: a child changes
+    ``crop_size``/``source_scale``/``target_scale`` and re-derives the
+    pipelines from its base. Rules out a child whose dataloaders still use
+    a pipeline of the base's sizes (a pipeline it forgot to re-derive, or
+    a top-level variable that no dataloader uses)."""
+    cfg = Config.fromfile(path)
+    uda = cfg.train_dataloader.dataset
+
+    def sizes(pipeline, key):
+        return [t[key] for t in pipeline if key in t]
+
+    assert sizes(uda.source.pipeline, 'scale') == [cfg.source_scale]
+    assert sizes(uda.target.pipeline, 'scale') == [cfg.target_scale]
+    for pipeline in (uda.source.pipeline, uda.target.pipeline):
+        assert sizes(pipeline, 'crop_size') == [cfg.crop_size]
+    assert uda.source.pipeline == cfg.source_train_pipeline
+    assert uda.target.pipeline == cfg.target_train_pipeline
+    for key in ('val_dataloader', 'test_dataloader'):
+        assert cfg[key].dataset.pipeline == cfg.test_pipeline
+    assert sizes(cfg.test_pipeline, 'scale') == [cfg.target_scale]
+    resizes = cfg.tta_pipeline[1].transforms[0]
+    assert [t.scale for t in resizes] == [
+        (int(cfg.target_scale[0] * r), int(cfg.target_scale[1] * r))
+        for r in cfg.img_ratios
+    ]

@@ -6,92 +6,31 @@
 #   train_dataloader.dataset.target.data_root=ROOT/cityscapes \
 #   val_dataloader.dataset.data_root=ROOT/cityscapes \
 #   test_dataloader.dataset.data_root=ROOT/cityscapes
+_base_ = ['./uda_gta_to_cityscapes_512x512.py']
 data_root = 'data/synthetic_uda/'
 source_data_root = data_root + 'gta/'
 target_data_root = data_root + 'cityscapes/'
 crop_size = (128, 128)
 source_scale = (320, 180)
 target_scale = (256, 128)
-source_train_pipeline = [
-    dict(type='LoadCheckedImageFromFile'),
-    dict(type='LoadCheckedAnnotations'),
-    dict(type='Resize', scale=source_scale, keep_ratio=True),
-    dict(type='RandomCrop', crop_size=crop_size, cat_max_ratio=0.75),
-    dict(type='RandomFlip', prob=0.5),
-    dict(type='PackSegInputs'),
-]
-target_train_pipeline = [
-    dict(type='LoadCheckedImageFromFile'),
-    dict(
-        type='GenerateValidPseudoMask',
-        margins=(30, 240, 30, 30),
-        ref_size=(2048, 1024)),
-    dict(type='Resize', scale=target_scale, keep_ratio=True),
-    dict(type='RandomCrop', crop_size=crop_size),
-    dict(type='RandomFlip', prob=0.5),
-    dict(type='PackUDAInputs'),
-]
-test_pipeline = [
-    # mmseg's own loaders: mmseg.apis and MMSegInferencer look them up by
-    # name (training pipelines use the checked loaders).
-    dict(type='LoadImageFromFile'),
-    dict(type='Resize', scale=target_scale, keep_ratio=True),
-    dict(type='LoadAnnotations'),
-    dict(type='PackSegInputs'),
-]
-# Multi-scale + flip test-time augmentation (`tools/test.py --tta`), around
-# the evaluation scale.
-img_ratios = [0.5, 0.75, 1.0, 1.25, 1.5, 1.75]
-tta_pipeline = [
-    dict(type='LoadImageFromFile'),
-    dict(
-        type='TestTimeAug',
-        transforms=[
-            [
-                dict(
-                    type='Resize',
-                    scale=(int(target_scale[0] * r), int(target_scale[1] * r)),
-                    keep_ratio=True) for r in img_ratios
-            ],
-            [
-                dict(type='RandomFlip', prob=0., direction='horizontal'),
-                dict(type='RandomFlip', prob=1., direction='horizontal')
-            ],
-            [dict(type='LoadAnnotations')],
-            [dict(type='PackSegInputs')],
-        ])
-]
+# the base's pipelines at this file's sizes (the dataloaders are the base's)
+def resized(pipeline, scale, crop=None):
+    return [dict(t, scale=scale) if t['type'] == 'Resize' else dict(t, crop_size=crop) if t['type'] == 'RandomCrop' else t for t in pipeline]
+
+
+source_train_pipeline = resized(_base_.source_train_pipeline, source_scale, crop_size)
+# valid_pseudo_mask: margins (top, bottom, left, right) at 2048x1024
+target_train_pipeline = [_base_.target_train_pipeline[0], dict(type='GenerateValidPseudoMask', margins=(30, 240, 30, 30), ref_size=(2048, 1024)), *resized(_base_.target_train_pipeline, target_scale, crop_size)[1:]]
+test_pipeline = resized(_base_.test_pipeline, target_scale)
+tta_pipeline = [_base_.tta_pipeline[0], dict(_base_.tta_pipeline[1], transforms=[
+    [dict(t, scale=(int(target_scale[0] * r), int(target_scale[1] * r))) for t, r in zip(_base_.tta_pipeline[1].transforms[0], _base_.img_ratios)],
+    *_base_.tta_pipeline[1].transforms[1:]])]
 train_dataloader = dict(
-    batch_size=2,
     num_workers=2,
-    persistent_workers=True,
-    sampler=dict(type='UDASampler', shuffle=True),
     dataset=dict(
-        type='UDADataset',
-        source=dict(
-            type='GTA5Dataset',
-            data_root=source_data_root,
-            data_prefix=dict(img_path='images', seg_map_path='labels'),
-            pipeline=source_train_pipeline),
-        target=dict(
-            type='CityscapesDataset',
-            data_root=target_data_root,
-            data_prefix=dict(img_path='leftImg8bit/train'),
-            pipeline=target_train_pipeline),
+        source=dict(data_root=source_data_root, pipeline=source_train_pipeline),
+        target=dict(data_root=target_data_root, pipeline=target_train_pipeline),
         # tiny images: thresholds scaled down from the reference 3000 pixels
-        rare_class_sampling=dict(
-            class_temp=0.01, min_pixels=50, min_crop_ratio=0.5)))
-val_dataloader = dict(
-    batch_size=1,
-    num_workers=2,
-    persistent_workers=True,
-    sampler=dict(type='DefaultSampler', shuffle=False),
-    dataset=dict(
-        type='CityscapesDataset',
-        data_root=target_data_root,
-        data_prefix=dict(
-            img_path='leftImg8bit/val', seg_map_path='gtFine/val'),
-        pipeline=test_pipeline))
+        rare_class_sampling=dict(min_pixels=50)))
+val_dataloader = dict(num_workers=2, dataset=dict(data_root=target_data_root, pipeline=test_pipeline))
 test_dataloader = val_dataloader
-val_evaluator = dict(type='IoUMetric', iou_metrics=['mIoU'])
-test_evaluator = val_evaluator

@@ -1,89 +1,23 @@
-# Cityscapes -> ACDC UDA data at HRDA (full resolution, crop 1024).
-# Source resized to 2048x1024, target to 1920x1080; validation on
-# the target's val split. Prepare the data as in docs/dataset_prepare.md.
-source_data_root = 'data/cityscapes/'
-target_data_root = 'data/acdc/'
+# Cityscapes -> ACDC UDA data at HRDA (full resolution, crop 1024): the
+# DAFormer data (uda_cityscapes_to_acdc_512x512.py) with source 2048x1024,
+# target 1920x1080 and RCS min_crop_ratio 2 (no pseudo-label mask).
+_base_ = ['./uda_cityscapes_to_acdc_512x512.py']
 crop_size = (1024, 1024)
 source_scale = (2048, 1024)
 target_scale = (1920, 1080)
-source_train_pipeline = [
-    dict(type='LoadCheckedImageFromFile'),
-    dict(type='LoadCheckedAnnotations'),
-    dict(type='Resize', scale=source_scale, keep_ratio=True),
-    dict(type='RandomCrop', crop_size=crop_size, cat_max_ratio=0.75),
-    dict(type='RandomFlip', prob=0.5),
-    dict(type='PackSegInputs'),
-]
-target_train_pipeline = [
-    dict(type='LoadCheckedImageFromFile'),
-    dict(type='Resize', scale=target_scale, keep_ratio=True),
-    dict(type='RandomCrop', crop_size=crop_size),
-    dict(type='RandomFlip', prob=0.5),
-    dict(type='PackUDAInputs'),
-]
-test_pipeline = [
-    # mmseg's own loaders: mmseg.apis and MMSegInferencer look them up by
-    # name (training pipelines use the checked loaders).
-    dict(type='LoadImageFromFile'),
-    dict(type='Resize', scale=target_scale, keep_ratio=True),
-    # labels are loaded after Resize: evaluation at the original resolution
-    dict(type='LoadAnnotations'),
-    dict(type='PackSegInputs'),
-]
-# Multi-scale + flip test-time augmentation (`tools/test.py --tta`), around
-# the evaluation scale.
-img_ratios = [0.5, 0.75, 1.0, 1.25, 1.5, 1.75]
-tta_pipeline = [
-    dict(type='LoadImageFromFile'),
-    dict(
-        type='TestTimeAug',
-        transforms=[
-            [
-                dict(
-                    type='Resize',
-                    scale=(int(target_scale[0] * r), int(target_scale[1] * r)),
-                    keep_ratio=True) for r in img_ratios
-            ],
-            [
-                dict(type='RandomFlip', prob=0., direction='horizontal'),
-                dict(type='RandomFlip', prob=1., direction='horizontal')
-            ],
-            [dict(type='LoadAnnotations')],
-            [dict(type='PackSegInputs')],
-        ])
-]
-train_dataloader = dict(
-    batch_size=2,
-    num_workers=4,
-    persistent_workers=True,
-    sampler=dict(type='UDASampler', shuffle=True),
-    dataset=dict(
-        type='UDADataset',
-        source=dict(
-            type='CityscapesDataset',
-            data_root=source_data_root,
-            data_prefix=dict(
-                img_path='leftImg8bit/train',
-                seg_map_path='gtFine/train'),
-            pipeline=source_train_pipeline),
-        target=dict(
-            type='ACDCDataset',
-            data_root=target_data_root,
-            data_prefix=dict(img_path='rgb_anon/train'),
-            pipeline=target_train_pipeline),
-        # statistics files in the source data_root (written by the converter)
-        rare_class_sampling=dict(
-            class_temp=0.01, min_pixels=3000, min_crop_ratio=2.0)))
-val_dataloader = dict(
-    batch_size=1,
-    num_workers=4,
-    persistent_workers=True,
-    sampler=dict(type='DefaultSampler', shuffle=False),
-    dataset=dict(
-        type='ACDCDataset',
-        data_root=target_data_root,
-        data_prefix=dict(img_path='rgb_anon/val', seg_map_path='gt/val'),
-        pipeline=test_pipeline))
+# the base's pipelines at this file's sizes (the dataloaders are the base's)
+def resized(pipeline, scale, crop=None):
+    return [dict(t, scale=scale) if t['type'] == 'Resize' else dict(t, crop_size=crop) if t['type'] == 'RandomCrop' else t for t in pipeline]
+
+
+source_train_pipeline = resized(_base_.source_train_pipeline, source_scale, crop_size)
+target_train_pipeline = resized(_base_.target_train_pipeline, target_scale, crop_size)
+test_pipeline = resized(_base_.test_pipeline, target_scale)
+tta_pipeline = [_base_.tta_pipeline[0], dict(_base_.tta_pipeline[1], transforms=[
+    [dict(t, scale=(int(target_scale[0] * r), int(target_scale[1] * r))) for t, r in zip(_base_.tta_pipeline[1].transforms[0], _base_.img_ratios)],
+    *_base_.tta_pipeline[1].transforms[1:]])]
+train_dataloader = dict(dataset=dict(
+    source=dict(pipeline=source_train_pipeline), target=dict(pipeline=target_train_pipeline),
+    rare_class_sampling=dict(min_crop_ratio=2.0)))
+val_dataloader = dict(dataset=dict(pipeline=test_pipeline))
 test_dataloader = val_dataloader
-val_evaluator = dict(type='IoUMetric', iou_metrics=['mIoU'])
-test_evaluator = val_evaluator

@@ -4,14 +4,8 @@
 _base_ = ['./uda_gta_to_cityscapes_1024x1024.py']
 source_data_root = 'data/synthia/'
 source_scale = (2560, 1520)
-source_train_pipeline = [
-    dict(type='LoadCheckedImageFromFile'),
-    dict(type='LoadCheckedAnnotations'),
-    dict(type='Resize', scale=source_scale, keep_ratio=True),
-    dict(type='RandomCrop', crop_size={{_base_.crop_size}}, cat_max_ratio=0.75),
-    dict(type='RandomFlip', prob=0.5),
-    dict(type='PackSegInputs'),
-]
+# the base's source pipeline at the SYNTHIA scale
+source_train_pipeline = [dict(t, scale=source_scale) if t['type'] == 'Resize' else t for t in _base_.source_train_pipeline]
 train_dataloader = dict(
     dataset=dict(
         source=dict(
