@@ -90,7 +90,7 @@ def daformer_cfg(roots, work_dir, max_iters=6, ckpt_interval=2,
 def adversarial_cfg(roots, work_dir, max_iters=6, ckpt_interval=2) -> Config:
     """AdaptSegNet (single level) on a tiny DeepLab-v2 (narrow ResNet-18)
     with the adversarial schedule (SGD student, Adam discriminator)."""
-    from tests.test_models.test_deeplabv2_head import tiny_deeplabv2_segmentor
+    from tests.test_models.tiny_models import tiny_deeplabv2_segmentor
     cfg = daformer_cfg(roots, work_dir, max_iters, ckpt_interval)
     uda = Config.fromfile(ADV_UDA).uda
     sched = Config.fromfile(ADV_SCHEDULE)

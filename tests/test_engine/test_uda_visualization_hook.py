@@ -10,8 +10,7 @@ from mmseg.registry import MODELS
 import mmseg_uda  # noqa: F401
 from mmseg_uda.engine.hooks import UDAVisualizationHook
 from mmseg_uda.engine.hooks.uda_visualization_hook import render_debug_grid
-from tests.test_models.test_dacs import uda_batch
-from tests.test_models.tiny_models import tiny_dacs
+from tests.test_models.tiny_models import tiny_dacs, uda_batch
 
 
 class RecordingVisualizer:

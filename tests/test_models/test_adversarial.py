@@ -10,8 +10,7 @@ from mmseg.registry import MODELS, OPTIM_WRAPPER_CONSTRUCTORS
 import mmseg_uda  # noqa: F401
 from mmseg_uda.models.discriminators import FCDiscriminator
 from mmseg_uda.models.losses import AdversarialLoss
-from tests.test_models.test_dacs import uda_batch
-from tests.test_models.test_deeplabv2_head import tiny_deeplabv2_segmentor
+from tests.test_models.tiny_models import tiny_deeplabv2_segmentor, uda_batch
 
 
 @pytest.fixture(autouse=True, scope='module')

@@ -10,8 +10,7 @@ from mmseg.registry import MODELS
 
 import mmseg_uda  # noqa: F401
 from tests.test_models.test_adversarial import build_optim
-from tests.test_models.test_dacs import uda_batch
-from tests.test_models.test_deeplabv2_head import tiny_deeplabv2_segmentor
+from tests.test_models.tiny_models import tiny_deeplabv2_segmentor, uda_batch
 
 MODEL_BASE = 'configs/_base_/models/deeplabv2_r101.py'
 ZOO = [

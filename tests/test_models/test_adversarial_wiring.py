@@ -5,7 +5,7 @@ import torch
 import torch.nn.functional as F
 
 from tests.test_models.test_adversarial import build_model, build_optim
-from tests.test_models.test_dacs import uda_batch
+from tests.test_models.tiny_models import uda_batch
 
 
 def test_aux_level_judges_the_aux_output_with_its_own_weight():

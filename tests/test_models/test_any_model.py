@@ -15,7 +15,7 @@ from mmseg_uda.models.losses.pixel_weighted_loss import PixelWeightedLoss
 from mmseg_uda.models.uda.dacs import imagenet_backbone_cfg
 from mmseg_uda.models.utils import FirstCallCapture
 from tests.test_models.mmseg_configs import CROP, MMSEG_CONFIGS, shrunk_model
-from tests.test_models.test_dacs import uda_batch
+from tests.test_models.tiny_models import uda_batch
 
 NAMES = sorted(MMSEG_CONFIGS)
 DLV3P = 'deeplabv3plus/deeplabv3plus_r50-d8_4xb2-40k_cityscapes-512x1024.py'

@@ -2,36 +2,14 @@
 import pytest
 import torch
 from mmengine.optim import OptimWrapper
-from mmengine.structures import PixelData
 from mmseg.registry import MODELS
-from mmseg.structures import SegDataSample
 
 import mmseg_uda  # noqa: F401
-from tests.test_models.tiny_models import tiny_dacs, tiny_mit_segmentor
-
-
-def uda_batch(n=2, size=32, valid_mask=False, seed=0):
-    g = torch.Generator().manual_seed(seed)
-
-    def branch(labelled):
-        inputs, samples = [], []
-        for _ in range(n):
-            inputs.append(torch.randint(0, 256, (3, size, size), generator=g,
-                                        dtype=torch.uint8))
-            s = SegDataSample(metainfo=dict(img_shape=(size, size),
-                                            ori_shape=(size, size)))
-            if labelled:
-                lbl = torch.randint(0, 4, (1, size, size), generator=g)
-                lbl[:, :2] = 255
-                s.gt_sem_seg = PixelData(data=lbl)
-            elif valid_mask:
-                m = torch.ones(1, size, size, dtype=torch.uint8)
-                m[:, :, :4] = 0
-                s.valid_pseudo_mask = PixelData(data=m)
-            samples.append(s)
-        return dict(inputs=inputs, data_samples=samples)
-
-    return dict(source=branch(True), target=branch(False))
+from tests.test_models.tiny_models import (
+    tiny_dacs,
+    tiny_mit_segmentor,
+    uda_batch,
+)
 
 
 def build(**kwargs):

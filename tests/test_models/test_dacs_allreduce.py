@@ -69,7 +69,7 @@ def _worker(rank: int, world_size: int, init_file: str, out_dir: str):
 
     import mmseg_uda  # noqa: F401
     from mmseg_uda.models.wrappers import UDADistributedDataParallel
-    from tests.test_models.test_dacs import uda_batch
+    from tests.test_models.tiny_models import uda_batch
     init_default_scope('mmseg')
 
     result = {}

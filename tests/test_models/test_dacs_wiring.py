@@ -24,8 +24,7 @@ from mmseg.registry import MODELS
 
 import mmseg_uda  # noqa: F401
 from mmseg_uda.models.uda import dacs as dacs_module
-from tests.test_models.test_dacs import uda_batch
-from tests.test_models.tiny_models import tiny_dacs
+from tests.test_models.tiny_models import tiny_dacs, uda_batch
 
 B, C, S = 2, 4, 32  # batch, classes, crop side (the tiny preprocessor's)
 

@@ -1,13 +1,14 @@
 """DeepLab-v2 head and the dilated ResNet model config."""
 import pytest
 import torch
-from mmengine.config import Config, ConfigDict
+from mmengine.config import Config
 from mmengine.structures import PixelData
 from mmseg.registry import MODELS
 from mmseg.structures import SegDataSample
 
 import mmseg_uda  # noqa: F401
 from mmseg_uda.models.decode_heads import DeepLabV2Head
+from tests.test_models.tiny_models import tiny_deeplabv2_segmentor
 
 MEAN = [123.675, 116.28, 103.53]
 STD = [58.395, 57.12, 57.375]
@@ -20,34 +21,6 @@ def _one_thread():
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(threads)
-
-
-def tiny_deeplabv2_segmentor(num_classes=4, crop=(32, 32), aux=False):
-    """DeepLab-v2 on a narrow dilated ResNet-18 (channels 8..64, output
-    stride 8), trainable BN; optional stage-4 auxiliary classifier."""
-    cfg = dict(
-        type='EncoderDecoder',
-        data_preprocessor=dict(
-            type='SegDataPreProcessor', mean=MEAN, std=STD, bgr_to_rgb=True,
-            pad_val=0, seg_pad_val=255, size=crop),
-        backbone=dict(
-            type='ResNetV1c', depth=18, base_channels=8, stem_channels=8,
-            num_stages=4, out_indices=(0, 1, 2, 3), strides=(1, 2, 1, 1),
-            dilations=(1, 1, 2, 4), norm_cfg=dict(type='BN',
-                                                  requires_grad=True),
-            norm_eval=False, contract_dilation=True),
-        decode_head=dict(
-            type='DeepLabV2Head', in_channels=64, in_index=3,
-            num_classes=num_classes, align_corners=False,
-            loss_decode=dict(type='CrossEntropyLoss', loss_weight=1.0)),
-        train_cfg=dict(),
-        test_cfg=dict(mode='whole'))
-    if aux:
-        cfg['auxiliary_head'] = dict(
-            type='DeepLabV2Head', in_channels=32, in_index=2,
-            num_classes=num_classes, align_corners=False,
-            loss_decode=dict(type='CrossEntropyLoss', loss_weight=0.1))
-    return ConfigDict(cfg)
 
 
 def test_head_is_sum_of_dilated_convs():

@@ -18,30 +18,9 @@ from mmseg.structures import SegDataSample
 from mmseg_uda.models.decode_heads import HRDAHead, crop_data_samples
 from mmseg_uda.models.segmentors import (HRDAEncoderDecoder, get_crop_box,
                                          slide_boxes)
+from tests.test_models.tiny_models import BN, IN_CHANNELS
+from tests.test_models.tiny_models import tiny_hrda_cfg as tiny_cfg
 
-BN = dict(type='BN', requires_grad=True)
-IN_CHANNELS = [8, 16, 40, 64]
-
-
-def tiny_cfg(**model_overrides):
-    cfg = Config.fromfile(
-        'configs/_base_/models/hrda_daformer_sepaspp_mitb5.py')
-    cfg.model.backbone.update(
-        embed_dims=8, num_layers=[1, 1, 1, 1], init_cfg=None)
-    cfg.model.decode_head.update(
-        in_channels=IN_CHANNELS,
-        channels=16,
-        norm_cfg=BN,
-        num_classes=5,
-        attention_embed_dim=8)
-    cfg.model.decode_head.decoder_params.update(embed_dims=16)
-    cfg.model.decode_head.decoder_params.fusion_cfg.norm_cfg = BN
-    cfg.model.update(
-        hr_crop_size=(32, 32),
-        data_preprocessor=dict(size=(64, 64)),
-        test_cfg=dict(crop_size=(64, 64), stride=(32, 32)))
-    cfg.model.update(model_overrides)
-    return cfg
 
 
 def tiny_model(**model_overrides):
@@ -419,7 +398,7 @@ def test_config_and_reference_key_layout():
 def test_dacs_train_step_with_hrda_segmentor():
     from mmengine.optim import OptimWrapper
 
-    from tests.test_models.test_dacs import uda_batch
+    from tests.test_models.tiny_models import uda_batch
     from tests.test_models.tiny_models import tiny_dacs
 
     init_default_scope('mmseg')

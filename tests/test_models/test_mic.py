@@ -19,24 +19,14 @@ from mmseg.structures import SegDataSample
 from mmseg_uda.models.losses import MaskedImageConsistency
 from mmseg_uda.models.uda import dacs as dacs_module
 from mmseg_uda.models.utils import BlockMaskGenerator, block_mask
-from tests.test_models.test_dacs import uda_batch
+from tests.test_models.tiny_models import uda_batch
 from tests.test_models.tiny_models import MEAN, STD, tiny_dacs, \
     tiny_mit_segmentor
+from tests.test_models.tiny_models import mic_cfg
 
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 MEAN_T = torch.tensor(MEAN).view(3, 1, 1)
 STD_T = torch.tensor(STD).view(3, 1, 1)
-
-
-def mic_cfg(**kwargs):
-    cfg = dict(
-        type='MaskedImageConsistency',
-        mask_generator=dict(
-            type='BlockMaskGenerator',
-            mask_ratio=kwargs.pop('mask_ratio', 0.7),
-            block_size=kwargs.pop('block_size', 8)))
-    cfg.update(kwargs)
-    return cfg
 
 
 def deterministic_segmentor():
@@ -322,7 +312,7 @@ def test_config_errors():
 
 # ------------------------------------------------------------ HRDA
 def test_masked_image_takes_the_multi_resolution_path():
-    from tests.test_models.test_hrda import tiny_cfg
+    from tests.test_models.tiny_models import tiny_hrda_cfg as tiny_cfg
 
     seg = tiny_cfg().model
     seg.decode_head.num_classes = 4

@@ -10,8 +10,7 @@ from mmseg.registry import MODELS
 import mmseg_uda  # noqa: F401
 from mmseg_uda.models.losses import PFRLoss, gram_matrix, pairwise_distance
 from tests.test_models.test_adversarial import build_model, build_optim
-from tests.test_models.test_dacs import uda_batch
-from tests.test_models.test_deeplabv2_head import tiny_deeplabv2_segmentor
+from tests.test_models.tiny_models import tiny_deeplabv2_segmentor, uda_batch
 
 
 @pytest.fixture(autouse=True, scope='module')

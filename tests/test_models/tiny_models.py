@@ -1,9 +1,12 @@
 """Tiny model configs shared by the model tests (CPU, a few ms per step)."""
 import copy
 
-from mmengine.config import ConfigDict
+import torch
+from mmengine.config import Config, ConfigDict
+from mmengine.structures import PixelData
 from mmseg.models.decode_heads import FCNHead
 from mmseg.registry import MODELS
+from mmseg.structures import SegDataSample
 
 from mmseg_uda.models.decode_heads import PixelWeightedLossMixin
 
@@ -15,6 +18,9 @@ class TinyWeightedFCNHead(PixelWeightedLossMixin, FCNHead):
 
 MEAN = [123.675, 116.28, 103.53]
 STD = [58.395, 57.12, 57.375]
+BN = dict(type='BN', requires_grad=True)
+#: channels of the tiny MiT (embed_dims 8) stages
+IN_CHANNELS = [8, 16, 40, 64]
 
 
 def tiny_mit_segmentor(num_classes=4, crop=(32, 32),
@@ -47,3 +53,87 @@ def tiny_dacs(**kwargs):
                                 num_classes=4, loss_weight=0.005))
     cfg.update(kwargs)
     return ConfigDict(copy.deepcopy(cfg))
+
+
+def uda_batch(n=2, size=32, valid_mask=False, seed=0):
+    g = torch.Generator().manual_seed(seed)
+
+    def branch(labelled):
+        inputs, samples = [], []
+        for _ in range(n):
+            inputs.append(torch.randint(0, 256, (3, size, size), generator=g,
+                                        dtype=torch.uint8))
+            s = SegDataSample(metainfo=dict(img_shape=(size, size),
+                                            ori_shape=(size, size)))
+            if labelled:
+                lbl = torch.randint(0, 4, (1, size, size), generator=g)
+                lbl[:, :2] = 255
+                s.gt_sem_seg = PixelData(data=lbl)
+            elif valid_mask:
+                m = torch.ones(1, size, size, dtype=torch.uint8)
+                m[:, :, :4] = 0
+                s.valid_pseudo_mask = PixelData(data=m)
+            samples.append(s)
+        return dict(inputs=inputs, data_samples=samples)
+
+    return dict(source=branch(True), target=branch(False))
+
+
+def tiny_deeplabv2_segmentor(num_classes=4, crop=(32, 32), aux=False):
+    """DeepLab-v2 on a narrow dilated ResNet-18 (channels 8..64, output
+    stride 8), trainable BN; optional stage-4 auxiliary classifier."""
+    cfg = dict(
+        type='EncoderDecoder',
+        data_preprocessor=dict(
+            type='SegDataPreProcessor', mean=MEAN, std=STD, bgr_to_rgb=True,
+            pad_val=0, seg_pad_val=255, size=crop),
+        backbone=dict(
+            type='ResNetV1c', depth=18, base_channels=8, stem_channels=8,
+            num_stages=4, out_indices=(0, 1, 2, 3), strides=(1, 2, 1, 1),
+            dilations=(1, 1, 2, 4), norm_cfg=dict(type='BN',
+                                                  requires_grad=True),
+            norm_eval=False, contract_dilation=True),
+        decode_head=dict(
+            type='DeepLabV2Head', in_channels=64, in_index=3,
+            num_classes=num_classes, align_corners=False,
+            loss_decode=dict(type='CrossEntropyLoss', loss_weight=1.0)),
+        train_cfg=dict(),
+        test_cfg=dict(mode='whole'))
+    if aux:
+        cfg['auxiliary_head'] = dict(
+            type='DeepLabV2Head', in_channels=32, in_index=2,
+            num_classes=num_classes, align_corners=False,
+            loss_decode=dict(type='CrossEntropyLoss', loss_weight=0.1))
+    return ConfigDict(cfg)
+
+
+def mic_cfg(**kwargs):
+    cfg = dict(
+        type='MaskedImageConsistency',
+        mask_generator=dict(
+            type='BlockMaskGenerator',
+            mask_ratio=kwargs.pop('mask_ratio', 0.7),
+            block_size=kwargs.pop('block_size', 8)))
+    cfg.update(kwargs)
+    return cfg
+
+
+def tiny_hrda_cfg(**model_overrides):
+    cfg = Config.fromfile(
+        'configs/_base_/models/hrda_daformer_sepaspp_mitb5.py')
+    cfg.model.backbone.update(
+        embed_dims=8, num_layers=[1, 1, 1, 1], init_cfg=None)
+    cfg.model.decode_head.update(
+        in_channels=IN_CHANNELS,
+        channels=16,
+        norm_cfg=BN,
+        num_classes=5,
+        attention_embed_dim=8)
+    cfg.model.decode_head.decoder_params.update(embed_dims=16)
+    cfg.model.decode_head.decoder_params.fusion_cfg.norm_cfg = BN
+    cfg.model.update(
+        hr_crop_size=(32, 32),
+        data_preprocessor=dict(size=(64, 64)),
+        test_cfg=dict(crop_size=(64, 64), stride=(32, 32)))
+    cfg.model.update(model_overrides)
+    return cfg
