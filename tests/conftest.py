@@ -27,3 +27,15 @@ def synthetic_data(tmp_path_factory):
     return generate_synthetic_uda(
         str(out), num_source=12, num_target_train=6, num_target_val=4,
         seed=0)
+
+
+@pytest.fixture(scope='session')
+def synthetic_roots(tmp_path_factory):
+    """The synthetic data of the fault-tolerance tests (2 target val
+    images: validation is cheap in their kill-and-resume runs), once per
+    session."""
+    from mmseg_uda.datasets.synthetic import generate_synthetic_uda
+    out = tmp_path_factory.mktemp('ft_synthetic_uda')
+    return generate_synthetic_uda(
+        str(out), num_source=12, num_target_train=6, num_target_val=2,
+        seed=0)

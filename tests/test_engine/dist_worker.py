@@ -172,7 +172,7 @@ class NaNOnRank(Hook):
 
 def _train(cfg, hooks=(), resume=False):
     """Train; returns (runner, logged losses per iteration, error)."""
-    from tests.test_engine.test_resume_exact import LossRecorder
+    from tests.test_engine.ft_helpers import LossRecorder
     cfg.resume = resume
     runner = Runner.from_cfg(cfg)
     recorder = LossRecorder()
@@ -198,7 +198,7 @@ def run_faults(roots: dict, out: str, kill_rank: int, kill_at: int) -> None:
       every rank stops.
     """
     from tests.test_engine.dist_hooks import SignalRankHook
-    from tests.test_engine.test_resume_exact import final_state
+    from tests.test_engine.ft_helpers import final_state
     rank = int(os.environ['RANK'])
     results = {}
     max_iters = 4

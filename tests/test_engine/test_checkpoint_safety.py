@@ -14,15 +14,12 @@ from mmseg_uda.utils.checkpoint_safety import (
     checkpoint_problem,
     find_resumable_checkpoint,
 )
-from tests.test_engine import test_resume_exact as helpers
-from tests.test_engine.test_resume_exact import (
+from tests.test_engine.ft_helpers import (
     Killed,
     LossRecorder,
     build_runner,
     daformer_cfg,
 )
-
-synthetic_roots = helpers.synthetic_roots  # the session fixture
 
 
 def _last(work_dir):

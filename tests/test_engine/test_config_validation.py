@@ -7,15 +7,12 @@ import pytest
 from mmengine.config import Config
 
 from tests.helpers import load_tool
-from tests.test_engine import test_resume_exact as helpers
-from tests.test_engine.test_resume_exact import (
+from tests.test_engine.ft_helpers import (
     DAFORMER_CFG,
     REPO,
     adversarial_cfg,
     daformer_cfg,
 )
-
-synthetic_roots = helpers.synthetic_roots  # the session fixture
 
 HRDA_MODEL = osp.join(REPO, 'configs', '_base_', 'models',
                       'hrda_daformer_sepaspp_mitb5.py')

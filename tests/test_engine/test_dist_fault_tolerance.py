@@ -27,13 +27,12 @@ import pytest
 import torch
 
 from tests.helpers import REPO
-from tests.test_engine import test_dist_consistency, test_resume_exact
+from tests.test_engine import test_dist_consistency
 from tests.test_engine.dist_hooks import read_losses
+from tests.test_engine.ft_helpers import assert_states_equal, daformer_cfg
 from tests.test_engine.test_dist_consistency import free_port, launch
-from tests.test_engine.test_resume_exact import daformer_cfg
 from tests.test_models import test_mic_e2e
 
-synthetic_roots = test_resume_exact.synthetic_roots  # the session fixture
 small_roots = test_dist_consistency.small_roots
 DIST_TRAIN = osp.join(REPO, 'tools', 'dist_train.sh')
 
@@ -206,8 +205,7 @@ def test_mic_hrda_sigterm_one_rank_resume_is_exact_with_bad_sample(faults):
         for it, losses in {**cut['losses'], **resumed['losses']}.items():
             assert losses == full['losses'][it], (rank, it, kill_at)
         assert any(k.startswith('mic.') for k in full['losses'][0])
-        test_resume_exact.assert_states_equal(full['state'],
-                                              resumed['state'])
+        assert_states_equal(full['state'], resumed['state'])
         assert any('teacher' in k and k.endswith('running_var')
                    for k in full['state'])
     records = {}

@@ -8,13 +8,10 @@ import torch
 from mmengine.hooks import Hook
 
 from mmseg_uda.engine.hooks import NonFiniteGuardHook
-from tests.test_engine import test_resume_exact as helpers
-from tests.test_engine.test_resume_exact import (
+from tests.test_engine.ft_helpers import (
     build_runner,
     daformer_cfg,
 )
-
-synthetic_roots = helpers.synthetic_roots  # the session fixture
 
 
 class InjectNaN(Hook):

@@ -10,9 +10,9 @@ import torch
 from mmengine.config import Config
 
 from tests.helpers import REPO, load_tool
-from tests.test_engine import test_resume_exact
+from tests.test_engine import ft_helpers
 from tests.test_engine.dist_hooks import read_losses
-from tests.test_engine.test_resume_exact import (
+from tests.test_engine.ft_helpers import (
     DAFORMER_CFG,
     LossRecorder,
     build_runner,
@@ -20,7 +20,6 @@ from tests.test_engine.test_resume_exact import (
     final_state,
 )
 
-synthetic_roots = test_resume_exact.synthetic_roots  # the session fixture
 ITERS = 2
 
 apply_randomness = load_tool('tools/launch_utils.py').apply_randomness
@@ -55,7 +54,7 @@ def test_runs_identical_by_default_and_train_tool_sets_the_seed(
     losses_a, state_a = _train(_cfg(synthetic_roots, tmp_path / 'a'))
     losses_b, state_b = _train(_cfg(synthetic_roots, tmp_path / 'b'))
     assert losses_a == losses_b
-    test_resume_exact.assert_states_equal(state_a, state_b)
+    ft_helpers.assert_states_equal(state_a, state_b)
 
     work = str(tmp_path / 'tool')
     cfg = _cfg(synthetic_roots, work)

@@ -13,15 +13,12 @@ from mmengine.hooks import Hook
 
 from mmseg_uda.engine.hooks import PreemptionHook
 from mmseg_uda.utils.checkpoint_safety import checkpoint_problem
-from tests.test_engine import test_resume_exact as helpers
-from tests.test_engine.test_resume_exact import (
+from tests.test_engine.ft_helpers import (
     REPO,
     LossRecorder,
     build_runner,
     daformer_cfg,
 )
-
-synthetic_roots = helpers.synthetic_roots  # the session fixture
 
 
 def _wait_for(predicate, proc, timeout):
