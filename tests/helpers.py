@@ -48,6 +48,17 @@ def short_cfg(config: str, roots: dict, work_dir: str, max_iters: int,
     return cfg
 
 
+def on_synthetic_data(cfg, roots: dict, num_workers: int = 0):
+    """Point ``cfg``'s datasets at the synthetic ``roots`` (in place) with
+    ``num_workers`` loader workers (0: in the test process); returns it."""
+    from mmseg_uda.datasets.synthetic import use_synthetic_roots
+    use_synthetic_roots(cfg, roots)
+    for key in ('train_dataloader', 'val_dataloader', 'test_dataloader'):
+        cfg[key].num_workers = num_workers
+        cfg[key].persistent_workers = num_workers > 0
+    return cfg
+
+
 def load_tool(rel_path: str, name: str = None):
     """A script of the repository (e.g. ``tools/analysis_tools/x.py``)
     imported as a module (``tools/`` is not a package), to call its

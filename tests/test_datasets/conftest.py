@@ -13,6 +13,7 @@ from mmengine.config import Config
 
 import mmseg_uda  # noqa: F401 (registers the plugin)
 from mmseg_uda.datasets.synthetic import generate_synthetic_uda
+from tests.helpers import on_synthetic_data
 
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 SYNTHETIC_CFG = osp.join(REPO, 'configs', '_base_', 'datasets',
@@ -21,16 +22,8 @@ SYNTHETIC_CFG = osp.join(REPO, 'configs', '_base_', 'datasets',
 
 def synthetic_cfg(roots: dict, num_workers: int = 0) -> Config:
     """The synthetic base config with its data roots set to ``roots``."""
-    cfg = Config.fromfile(SYNTHETIC_CFG)
-    train = cfg.train_dataloader
-    train.dataset.source.data_root = roots['gta']
-    train.dataset.target.data_root = roots['cityscapes']
-    for key in ('val_dataloader', 'test_dataloader'):
-        cfg[key].dataset.data_root = roots['cityscapes']
-    for key in ('train_dataloader', 'val_dataloader', 'test_dataloader'):
-        cfg[key].num_workers = num_workers
-        cfg[key].persistent_workers = num_workers > 0
-    return cfg
+    return on_synthetic_data(Config.fromfile(SYNTHETIC_CFG), roots,
+                             num_workers)
 
 
 @pytest.fixture(scope='session', autouse=True)

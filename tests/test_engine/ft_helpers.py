@@ -13,6 +13,7 @@ from mmengine.hooks import Hook
 from mmengine.runner import Runner
 
 import mmseg_uda  # noqa: F401 (registers the plugin)
+from tests.helpers import on_synthetic_data
 
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 DAFORMER_CFG = osp.join(REPO, 'configs', 'quickstart',
@@ -20,17 +21,6 @@ DAFORMER_CFG = osp.join(REPO, 'configs', 'quickstart',
 ADV_SCHEDULE = osp.join(REPO, 'configs', '_base_', 'schedules',
                         'sgd_adam_poly_150k.py')
 ADV_UDA = osp.join(REPO, 'configs', '_base_', 'uda', 'advseg.py')
-
-def _point_at_data(cfg, roots):
-    train = cfg.train_dataloader
-    train.dataset.source.data_root = roots['gta']
-    train.dataset.target.data_root = roots['cityscapes']
-    for key in ('val_dataloader', 'test_dataloader'):
-        cfg[key].dataset.data_root = roots['cityscapes']
-    for key in ('train_dataloader', 'val_dataloader', 'test_dataloader'):
-        cfg[key].num_workers = 0
-        cfg[key].persistent_workers = False
-
 
 def set_crop(cfg, crop):
     for branch in ('source', 'target'):
@@ -49,7 +39,7 @@ def daformer_cfg(roots, work_dir, max_iters=6, ckpt_interval=2,
     (the 128x128 quick-start crops cost 10-40 s per iteration on a shared
     2-core machine, 64x64 about 1 s)."""
     cfg = Config.fromfile(DAFORMER_CFG)
-    _point_at_data(cfg, roots)
+    on_synthetic_data(cfg, roots)
     set_crop(cfg, crop)
     cfg.model.pseudo_weight_ignore_top = crop // 32
     cfg.model.pseudo_weight_ignore_bottom = crop * 15 // 64
