@@ -8,46 +8,15 @@ all-reduce, which only scales the gradients).
 
 One launch of tests/test_engine/dist_worker.py runs all the cases."""
 import collections
-import json
-import os
-import socket
-import subprocess
-import sys
 
 import pytest
 import torch
 
-from tests.helpers import REPO
+from tests.test_engine.dist_launch import launch
 from tests.test_models import test_adversarial_e2e
 
 # the small synthetic data of the tiny DeepLab-v2/MiT runs (96x64 images)
 small_roots = test_adversarial_e2e.roots
-
-WORKER = os.path.join(REPO, 'tests', 'test_engine', 'dist_worker.py')
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(('127.0.0.1', 0))
-        return s.getsockname()[1]
-
-
-def launch(mode: str, roots: dict, out, nproc: int = 2, timeout=600,
-           extra=()):
-    """Run the worker under ``torch.distributed.run``; returns the
-    completed process (output in ``stdout``)."""
-    roots_json = os.path.join(str(out), 'roots.json')
-    with open(roots_json, 'w') as f:
-        json.dump(roots, f)
-    env = dict(os.environ, OMP_NUM_THREADS='1',
-               PYTHONPATH=REPO + os.pathsep + os.environ.get('PYTHONPATH',
-                                                             ''))
-    cmd = [sys.executable, '-m', 'torch.distributed.run',
-           f'--nproc_per_node={nproc}', f'--master_port={free_port()}',
-           WORKER, mode, roots_json, str(out), *extra]
-    return subprocess.run(cmd, cwd=REPO, env=env, stdout=subprocess.PIPE,
-                          stderr=subprocess.STDOUT, text=True,
-                          timeout=timeout)
 
 
 @pytest.fixture(scope='module')

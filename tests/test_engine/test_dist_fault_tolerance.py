@@ -29,8 +29,8 @@ import torch
 from tests.helpers import REPO
 from tests.test_engine import test_dist_consistency
 from tests.test_engine.dist_hooks import read_losses
+from tests.test_engine.dist_launch import free_port, launch
 from tests.test_engine.ft_helpers import assert_states_equal, daformer_cfg
-from tests.test_engine.test_dist_consistency import free_port, launch
 from tests.test_models import test_mic_e2e
 
 small_roots = test_dist_consistency.small_roots

@@ -3,14 +3,19 @@ losses, the per-child optimizer constructor and the alternating step."""
 import pytest
 import torch
 import torch.nn.functional as F
-from mmengine.config import ConfigDict
 from mmengine.optim import OptimWrapper, OptimWrapperDict
 from mmseg.registry import MODELS, OPTIM_WRAPPER_CONSTRUCTORS
 
 import mmseg_uda  # noqa: F401
 from mmseg_uda.models.discriminators import FCDiscriminator
 from mmseg_uda.models.losses import AdversarialLoss
-from tests.test_models.tiny_models import tiny_deeplabv2_segmentor, uda_batch
+from tests.test_models.tiny_models import (
+    build_adversarial_model as build_model,
+)
+from tests.test_models.tiny_models import (
+    build_adversarial_optim as build_optim,
+)
+from tests.test_models.tiny_models import uda_batch
 
 
 @pytest.fixture(autouse=True, scope='module')
@@ -19,31 +24,6 @@ def _one_thread():
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(threads)
-
-
-def build_model(type='AdaptSegNet', aux=False, **kwargs):
-    torch.manual_seed(0)
-    cfg = dict(type=type, segmentor=tiny_deeplabv2_segmentor(aux=aux))
-    if aux:
-        cfg['aux_discriminator'] = dict(type='FCDiscriminator')
-    cfg.update(kwargs)
-    model = MODELS.build(ConfigDict(cfg))
-    model.init_weights()
-    model.train()
-    return model
-
-
-def build_optim(model, lr=0.01, d_lr=1e-3):
-    cfg = dict(
-        student=dict(type='OptimWrapper',
-                     optimizer=dict(type='SGD', lr=lr, momentum=0.9),
-                     paramwise_cfg=dict(
-                         custom_keys=dict(head=dict(lr_mult=10.0)))))
-    for name in model.discriminator_names:
-        cfg[name] = dict(type='OptimWrapper', optimizer=dict(
-            type='Adam', lr=d_lr, betas=(0.9, 0.99)))
-    return OPTIM_WRAPPER_CONSTRUCTORS.build(dict(
-        type='MultiOptimWrapperConstructor', optim_wrapper_cfg=cfg))(model)
 
 
 def clone_params(module):

@@ -9,7 +9,9 @@ from mmengine.optim import OptimWrapper
 from mmseg.registry import MODELS
 
 import mmseg_uda  # noqa: F401
-from tests.test_models.test_adversarial import build_optim
+from tests.test_models.tiny_models import (
+    build_adversarial_optim as build_optim,
+)
 from tests.test_models.tiny_models import tiny_deeplabv2_segmentor, uda_batch
 
 MODEL_BASE = 'configs/_base_/models/deeplabv2_r101.py'

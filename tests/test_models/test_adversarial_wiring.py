@@ -4,7 +4,12 @@ all-reduces in ``test_dacs_allreduce.py``)."""
 import torch
 import torch.nn.functional as F
 
-from tests.test_models.test_adversarial import build_model, build_optim
+from tests.test_models.tiny_models import (
+    build_adversarial_model as build_model,
+)
+from tests.test_models.tiny_models import (
+    build_adversarial_optim as build_optim,
+)
 from tests.test_models.tiny_models import uda_batch
 
 

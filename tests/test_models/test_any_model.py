@@ -4,9 +4,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 from mmengine.optim import OptimWrapper
-from mmengine.structures import PixelData
 from mmseg.registry import MODELS
-from mmseg.structures import SegDataSample
 from torch import nn
 
 import mmseg_uda  # noqa: F401
@@ -15,7 +13,12 @@ from mmseg_uda.models.losses.pixel_weighted_loss import PixelWeightedLoss
 from mmseg_uda.models.uda.dacs import imagenet_backbone_cfg
 from mmseg_uda.models.utils import FirstCallCapture
 from tests.test_models.mmseg_configs import CROP, MMSEG_CONFIGS, shrunk_model
-from tests.test_models.tiny_models import uda_batch
+from tests.test_models.tiny_models import (
+    build_dacs,
+    hand_weighted_ce,
+    uda_batch,
+    weighted_samples,
+)
 
 NAMES = sorted(MMSEG_CONFIGS)
 DLV3P = 'deeplabv3plus/deeplabv3plus_r50-d8_4xb2-40k_cityscapes-512x1024.py'
@@ -24,19 +27,6 @@ SEGFORMER = 'segformer/segformer_mit-b0_8xb2-160k_ade20k-512x512.py'
 
 def _id(name):
     return name.split('/')[0]
-
-
-def build_dacs(segmentor, init=True, **kwargs):
-    torch.manual_seed(0)
-    cfg = dict(
-        type='DACS', segmentor=segmentor,
-        imnet_feature_dist=dict(type='FeatureDistanceLoss', classes=[1, 2],
-                                num_classes=4, loss_weight=0.005))
-    cfg.update(kwargs)
-    model = MODELS.build(cfg)
-    if init:
-        model.init_weights()
-    return model
 
 
 def one_step(model):
@@ -71,36 +61,6 @@ def test_dacs_and_mic_step(name):
     mic_losses = [k for k in logs if k.startswith('mic.') and 'loss' in k]
     assert mic_losses and all(torch.isfinite(logs[k]) for k in mic_losses)
     assert changed
-
-
-def weighted_samples(n=2, seed=1):
-    g = torch.Generator().manual_seed(seed)
-    samples = []
-    for _ in range(n):
-        s = SegDataSample(metainfo=dict(img_shape=(CROP, CROP),
-                                        ori_shape=(CROP, CROP),
-                                        pad_shape=(CROP, CROP)))
-        label = torch.randint(0, 4, (1, CROP, CROP), generator=g)
-        label[:, :3] = 255
-        s.gt_sem_seg = PixelData(data=label)
-        s.seg_weight = PixelData(
-            data=torch.rand(1, CROP, CROP, generator=g))
-        samples.append(s)
-    inputs = torch.randn(n, 3, CROP, CROP, generator=g)
-    return inputs, samples
-
-
-def hand_weighted_ce(logits, samples, weight_scale=1.0, extra_weight=None):
-    """mmseg's CE (``avg_non_ignore=False``: mean over all pixels) with each
-    pixel multiplied by ``seg_weight``, written out by hand."""
-    label = torch.stack([s.gt_sem_seg.data[0] for s in samples])
-    weight = torch.stack([s.seg_weight.data[0] for s in samples])
-    if extra_weight is not None:
-        weight = weight * extra_weight
-    logits = F.interpolate(logits, size=label.shape[1:], mode='bilinear',
-                           align_corners=False)
-    ce = F.cross_entropy(logits, label, reduction='none', ignore_index=255)
-    return weight_scale * (ce * weight).mean()
 
 
 def test_mixed_loss_of_decode_and_auxiliary_head_is_pixel_weighted_ce():

@@ -48,7 +48,12 @@ def _build(variant):
     from mmengine.optim import OptimWrapper
     from mmseg.registry import MODELS
 
-    from tests.test_models.test_adversarial import build_model, build_optim
+    from tests.test_models.tiny_models import (
+        build_adversarial_model as build_model,
+    )
+    from tests.test_models.tiny_models import (
+        build_adversarial_optim as build_optim,
+    )
     from tests.test_models.tiny_models import tiny_dacs
     torch.manual_seed(0)
     if variant == 'advseg':

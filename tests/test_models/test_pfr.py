@@ -9,7 +9,12 @@ from mmseg.registry import MODELS
 
 import mmseg_uda  # noqa: F401
 from mmseg_uda.models.losses import PFRLoss, gram_matrix, pairwise_distance
-from tests.test_models.test_adversarial import build_model, build_optim
+from tests.test_models.tiny_models import (
+    build_adversarial_model as build_model,
+)
+from tests.test_models.tiny_models import (
+    build_adversarial_optim as build_optim,
+)
 from tests.test_models.tiny_models import tiny_deeplabv2_segmentor, uda_batch
 
 

@@ -2,13 +2,15 @@
 import copy
 
 import torch
+import torch.nn.functional as F
 from mmengine.config import Config, ConfigDict
 from mmengine.structures import PixelData
 from mmseg.models.decode_heads import FCNHead
-from mmseg.registry import MODELS
+from mmseg.registry import MODELS, OPTIM_WRAPPER_CONSTRUCTORS
 from mmseg.structures import SegDataSample
 
 from mmseg_uda.models.decode_heads import PixelWeightedLossMixin
+from tests.test_models.mmseg_configs import CROP
 
 
 @MODELS.register_module(name='TinyWeightedFCNHead', force=True)
@@ -137,3 +139,71 @@ def tiny_hrda_cfg(**model_overrides):
         test_cfg=dict(crop_size=(64, 64), stride=(32, 32)))
     cfg.model.update(model_overrides)
     return cfg
+
+
+def build_adversarial_model(type='AdaptSegNet', aux=False, **kwargs):
+    torch.manual_seed(0)
+    cfg = dict(type=type, segmentor=tiny_deeplabv2_segmentor(aux=aux))
+    if aux:
+        cfg['aux_discriminator'] = dict(type='FCDiscriminator')
+    cfg.update(kwargs)
+    model = MODELS.build(ConfigDict(cfg))
+    model.init_weights()
+    model.train()
+    return model
+
+
+def build_adversarial_optim(model, lr=0.01, d_lr=1e-3):
+    cfg = dict(
+        student=dict(type='OptimWrapper',
+                     optimizer=dict(type='SGD', lr=lr, momentum=0.9),
+                     paramwise_cfg=dict(
+                         custom_keys=dict(head=dict(lr_mult=10.0)))))
+    for name in model.discriminator_names:
+        cfg[name] = dict(type='OptimWrapper', optimizer=dict(
+            type='Adam', lr=d_lr, betas=(0.9, 0.99)))
+    return OPTIM_WRAPPER_CONSTRUCTORS.build(dict(
+        type='MultiOptimWrapperConstructor', optim_wrapper_cfg=cfg))(model)
+
+
+def build_dacs(segmentor, init=True, **kwargs):
+    torch.manual_seed(0)
+    cfg = dict(
+        type='DACS', segmentor=segmentor,
+        imnet_feature_dist=dict(type='FeatureDistanceLoss', classes=[1, 2],
+                                num_classes=4, loss_weight=0.005))
+    cfg.update(kwargs)
+    model = MODELS.build(cfg)
+    if init:
+        model.init_weights()
+    return model
+
+
+def weighted_samples(n=2, seed=1):
+    g = torch.Generator().manual_seed(seed)
+    samples = []
+    for _ in range(n):
+        s = SegDataSample(metainfo=dict(img_shape=(CROP, CROP),
+                                        ori_shape=(CROP, CROP),
+                                        pad_shape=(CROP, CROP)))
+        label = torch.randint(0, 4, (1, CROP, CROP), generator=g)
+        label[:, :3] = 255
+        s.gt_sem_seg = PixelData(data=label)
+        s.seg_weight = PixelData(
+            data=torch.rand(1, CROP, CROP, generator=g))
+        samples.append(s)
+    inputs = torch.randn(n, 3, CROP, CROP, generator=g)
+    return inputs, samples
+
+
+def hand_weighted_ce(logits, samples, weight_scale=1.0, extra_weight=None):
+    """mmseg's CE (``avg_non_ignore=False``: mean over all pixels) with each
+    pixel multiplied by ``seg_weight``, written out by hand."""
+    label = torch.stack([s.gt_sem_seg.data[0] for s in samples])
+    weight = torch.stack([s.seg_weight.data[0] for s in samples])
+    if extra_weight is not None:
+        weight = weight * extra_weight
+    logits = F.interpolate(logits, size=label.shape[1:], mode='bilinear',
+                           align_corners=False)
+    ce = F.cross_entropy(logits, label, reduction='none', ignore_index=255)
+    return weight_scale * (ce * weight).mean()
