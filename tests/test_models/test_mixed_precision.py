@@ -15,8 +15,12 @@ from mmengine.registry import init_default_scope
 from mmseg.registry import MODELS
 
 import mmseg_uda  # noqa: F401
-from tests.test_models.test_hrda import tiny_cfg as tiny_hrda_cfg
-from tests.test_models.tiny_models import mic_cfg, tiny_dacs, uda_batch
+from tests.test_models.tiny_models import (
+    mic_cfg,
+    tiny_dacs,
+    tiny_hrda_cfg,
+    uda_batch,
+)
 
 
 class CPUAutocastOptimWrapper(OptimWrapper):

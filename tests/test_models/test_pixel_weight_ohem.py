@@ -6,12 +6,12 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from tests.test_models.test_any_model import (
+from tests.test_models.tiny_models import (
     build_dacs,
     hand_weighted_ce,
+    tiny_mit_segmentor,
     weighted_samples,
 )
-from tests.test_models.tiny_models import tiny_mit_segmentor
 
 CROP = 32
 

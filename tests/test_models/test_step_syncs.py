@@ -11,8 +11,12 @@ from mmseg.registry import MODELS
 from torch.profiler import ProfilerActivity, profile
 
 import mmseg_uda  # noqa: F401
-from tests.test_models.test_hrda import tiny_cfg as tiny_hrda_cfg
-from tests.test_models.tiny_models import mic_cfg, tiny_dacs, uda_batch
+from tests.test_models.tiny_models import (
+    mic_cfg,
+    tiny_dacs,
+    tiny_hrda_cfg,
+    uda_batch,
+)
 
 SYNC_OPS = {
     'aten::_local_scalar_dense', 'aten::nonzero', 'aten::nonzero_static',
