@@ -39,3 +39,14 @@ def synthetic_roots(tmp_path_factory):
     return generate_synthetic_uda(
         str(out), num_source=12, num_target_train=6, num_target_val=2,
         seed=0)
+
+
+@pytest.fixture(scope='session')
+def small_roots(tmp_path_factory):
+    """Small synthetic data (96x64 images) of the tiny end-to-end and
+    2-process runs, once per session."""
+    from mmseg_uda.datasets.synthetic import generate_synthetic_uda
+    out = tmp_path_factory.mktemp('synthetic_small')
+    return generate_synthetic_uda(
+        str(out), num_source=6, num_target_train=4, num_target_val=2,
+        source_size=(96, 64), target_size=(96, 64), seed=0)

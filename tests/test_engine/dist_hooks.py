@@ -11,7 +11,7 @@ from mmseg.registry import HOOKS
 
 # With MMSEG_UDA_TEST_UNFORMATTED_CONFIG=1 the training processes skip
 # mmengine's yapf formatting of the config (seconds per Runner).
-from tests.test_models import test_mic_e2e  # noqa: F401
+import tests.e2e_helpers  # noqa: F401
 
 
 @HOOKS.register_module(force=True)

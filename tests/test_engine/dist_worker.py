@@ -41,10 +41,10 @@ def method_cfg(method: str, roots: dict, work_dir: str, max_iters: int):
     """A tiny config of ``method`` on the synthetic data (64x64 crops,
     batch 1, no validation or checkpoint) for this process group."""
     if method in ('advseg', 'pfr'):
-        from tests.test_models.test_adversarial_e2e import tiny_cfg
+        from tests.e2e_helpers import tiny_adversarial_cfg as tiny_cfg
         cfg = tiny_cfg(method, roots, work_dir, max_iters)
     else:
-        from tests.test_models.test_mic_e2e import tiny_cfg
+        from tests.e2e_helpers import tiny_mic_cfg as tiny_cfg
         cfg = tiny_cfg('daformer' if method == 'dacs' else 'hrda', roots,
                        work_dir, max_iters)
         if method != 'mic_hrda':

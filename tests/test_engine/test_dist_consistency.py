@@ -13,10 +13,6 @@ import pytest
 import torch
 
 from tests.test_engine.dist_launch import launch
-from tests.test_models import test_adversarial_e2e
-
-# the small synthetic data of the tiny DeepLab-v2/MiT runs (96x64 images)
-small_roots = test_adversarial_e2e.roots
 
 
 @pytest.fixture(scope='module')

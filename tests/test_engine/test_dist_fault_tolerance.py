@@ -26,14 +26,12 @@ import sys
 import pytest
 import torch
 
+from tests.e2e_helpers import FAST_CONFIG_ENV
 from tests.helpers import REPO
-from tests.test_engine import test_dist_consistency
 from tests.test_engine.dist_hooks import read_losses
 from tests.test_engine.dist_launch import free_port, launch
 from tests.test_engine.ft_helpers import assert_states_equal, daformer_cfg
-from tests.test_models import test_mic_e2e
 
-small_roots = test_dist_consistency.small_roots
 DIST_TRAIN = osp.join(REPO, 'tools', 'dist_train.sh')
 
 
@@ -42,7 +40,7 @@ def _env(**extra):
                PYTHONPATH=REPO + os.pathsep + os.environ.get('PYTHONPATH',
                                                              ''))
     env.pop('MMSEG_UDA_PREEMPT_EXIT_CODE', None)
-    env[test_mic_e2e.FAST_CONFIG_ENV] = '1'  # see tests/test_engine/dist_hooks
+    env[FAST_CONFIG_ENV] = '1'  # see tests/test_engine/dist_hooks
     env.update({k: str(v) for k, v in extra.items()})
     return env
 
