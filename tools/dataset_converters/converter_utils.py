@@ -348,3 +348,31 @@ def convert_cityscapes(root: str,
     if stats_split in summaries:
         write_class_stats(root, summaries[stats_split])
     return bad
+
+
+#: What every converter writes besides the labels (its command help ends
+#: with it).
+OUTPUTS_HELP = (
+    'Also writes sample_class_stats.json and samples_with_class.json (RCS)\n'
+    'and bad_samples.json (samples excluded: unreadable/blank image,\n'
+    'image/label size mismatch, unknown label values) into the dataset\n'
+    'root. Idempotent (up-to-date outputs are not rewritten) and atomic\n'
+    '(temporary file + rename). See docs/dataset_prepare.md.')
+
+
+def converter_main(doc: str, name: str, convert: Callable,
+                   root_help: str, argv=None) -> int:
+    """Command line of a dataset converter: ``ROOT [--nproc N]``, convert,
+    print the summary (``doc``: the script's docstring, for the help)."""
+    import argparse
+    parser = argparse.ArgumentParser(
+        description=doc,
+        epilog=OUTPUTS_HELP,
+        formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument('root', help=root_help)
+    parser.add_argument(
+        '--nproc', type=int, default=1, help='number of processes')
+    args = parser.parse_args(argv)
+    summary = convert(args.root, nproc=args.nproc)
+    print_summary(name, summary, args.root)
+    return 0

@@ -4,32 +4,14 @@ the rare class sampling statistics.
 RGB/NNNNNNN.png + GT/LABELS/NNNNNNN.png (16 bit, id in R)
 -> GT/LABELS/NNNNNNN_labelTrainIds.png
 
-Also writes sample_class_stats.json and samples_with_class.json (RCS) and
-bad_samples.json (samples excluded: unreadable/blank image, image/label size
-mismatch, unknown label values) into the dataset root. Idempotent (up-to-date
-outputs are not rewritten) and atomic (temporary file + rename).
-See docs/dataset_prepare.md.
+Also writes the rare class statistics and the bad-sample report (see
+below).
 """
-import argparse
 import sys
 
-from converter_utils import convert_synthia, print_summary
-
-
-def parse_args():
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument('root', help='SYNTHIA RAND-CITYSCAPES dataset root')
-    parser.add_argument(
-        '--nproc', type=int, default=1, help='number of processes')
-    return parser.parse_args()
-
-
-def main():
-    args = parse_args()
-    summary = convert_synthia(args.root, nproc=args.nproc)
-    print_summary('SYNTHIA RAND-CITYSCAPES', summary, args.root)
-    return 0
-
+from converter_utils import convert_synthia, converter_main
 
 if __name__ == '__main__':
-    sys.exit(main())
+    sys.exit(
+        converter_main(__doc__, 'SYNTHIA RAND-CITYSCAPES', convert_synthia,
+                       root_help='SYNTHIA RAND-CITYSCAPES dataset root'))
