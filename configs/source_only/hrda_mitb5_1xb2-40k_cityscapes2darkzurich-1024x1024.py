@@ -7,11 +7,8 @@ _base_ = [
     '../_base_/datasets/uda_cityscapes_to_darkzurich_1024x1024.py',
     '../_base_/schedules/adamw_warmup_poly_40k.py',
 ]
+# the base's loader with a plain sampler and the source dataset only
 train_dataloader = dict(
-    _delete_=True,
-    batch_size=2,
-    num_workers=4,
-    persistent_workers=True,
-    sampler=dict(type='InfiniteSampler', shuffle=True),
-    dataset=_base_.train_dataloader.dataset.source)
+    sampler=dict(_delete_=True, type='InfiniteSampler', shuffle=True),
+    dataset=dict(_delete_=True, **_base_.train_dataloader.dataset.source))
 train_cfg = dict(type='IterBasedTrainLoop')
