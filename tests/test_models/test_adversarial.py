@@ -18,14 +18,6 @@ from tests.test_models.tiny_models import (
 from tests.test_models.tiny_models import uda_batch
 
 
-@pytest.fixture(autouse=True, scope='module')
-def _one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 def clone_params(module):
     return {k: v.detach().clone() for k, v in module.named_parameters()}
 

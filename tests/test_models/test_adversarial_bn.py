@@ -28,14 +28,6 @@ ZOO = [
 ]
 
 
-@pytest.fixture(autouse=True, scope='module')
-def _one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 @pytest.mark.parametrize('config', ZOO)
 def test_zoo_configs_use_the_reference_bn(config):
     """Every AdaptSegNet/PFR config and its source-only baseline resolves to

@@ -14,15 +14,6 @@ MEAN = [123.675, 116.28, 103.53]
 STD = [58.395, 57.12, 57.375]
 
 
-@pytest.fixture(autouse=True, scope='module')
-def _one_thread():
-    # 2 shared cores: intra-op threads only add contention for tiny ops.
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 def test_head_is_sum_of_dilated_convs():
     torch.manual_seed(0)
     head = DeepLabV2Head(in_channels=6, num_classes=3, in_index=1)

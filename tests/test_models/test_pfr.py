@@ -17,15 +17,6 @@ from tests.test_models.tiny_models import (
 )
 from tests.test_models.tiny_models import tiny_deeplabv2_segmentor, uda_batch
 
-
-@pytest.fixture(autouse=True, scope='module')
-def _one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 # One image, 2 channels, 1x2 positions: channel a = [1, 2], b = [3, 4].
 SRC = torch.tensor([[[[1., 2.]], [[3., 4.]]]])
 # channel a = [1, 0], b = [0, 1]
