@@ -191,3 +191,17 @@ def drop_disabled_default_hooks(cfg) -> list:
         if key not in builtin:  # mmengine removes its own ones itself
             hooks.pop(key)
     return disabled
+
+
+def load_config(args):
+    """The config of ``args.config`` as the command line makes it: the
+    launcher, ``--cfg-options`` merged, hooks set to None removed, the work
+    dir resolved (CLI > config > ``./work_dirs/<config name>``)."""
+    from mmengine.config import Config
+    cfg = Config.fromfile(args.config)
+    cfg.launcher = args.launcher
+    if args.cfg_options is not None:
+        cfg.merge_from_dict(args.cfg_options)
+    drop_disabled_default_hooks(cfg)
+    cfg.work_dir = default_work_dir(cfg, args.config, args.work_dir)
+    return cfg

@@ -2,7 +2,7 @@
 ``tools/test.py`` with the plugin registered."""
 import argparse
 
-from mmengine.config import Config, DictAction
+from mmengine.config import DictAction
 from mmengine.runner import Runner
 
 import mmseg_uda  # noqa: F401  (registers the plugin)
@@ -10,8 +10,7 @@ from mmseg_uda.datasets.data_checks import check_runner_datasets
 
 from config_validation import validate_data_folders
 from launch_utils import (
-    default_work_dir,
-    drop_disabled_default_hooks,
+    load_config,
     set_local_rank_env,
     setup_cpu_distributed,
 )
@@ -68,12 +67,7 @@ def trigger_visualization_hook(cfg, args):
 
 def main():
     args = parse_args()
-    cfg = Config.fromfile(args.config)
-    cfg.launcher = args.launcher
-    if args.cfg_options is not None:
-        cfg.merge_from_dict(args.cfg_options)
-    drop_disabled_default_hooks(cfg)
-    cfg.work_dir = default_work_dir(cfg, args.config, args.work_dir)
+    cfg = load_config(args)
     cfg.load_from = args.checkpoint
     if args.show or args.show_dir:
         cfg = trigger_visualization_hook(cfg, args)

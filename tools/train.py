@@ -3,7 +3,7 @@ plugin registered and CPU ``--launcher pytorch`` support."""
 import argparse
 import logging
 
-from mmengine.config import Config, DictAction
+from mmengine.config import DictAction
 from mmengine.logging import print_log
 from mmengine.runner import Runner
 
@@ -13,9 +13,8 @@ from mmseg_uda.datasets.data_checks import check_runner_datasets
 from config_validation import validate_uda_config
 from launch_utils import (
     apply_randomness,
-    default_work_dir,
-    drop_disabled_default_hooks,
     enable_amp,
+    load_config,
     relax_deterministic_algorithms,
     set_local_rank_env,
     setup_cpu_distributed,
@@ -68,12 +67,7 @@ def parse_args():
 
 def main():
     args = parse_args()
-    cfg = Config.fromfile(args.config)
-    cfg.launcher = args.launcher
-    if args.cfg_options is not None:
-        cfg.merge_from_dict(args.cfg_options)
-    drop_disabled_default_hooks(cfg)
-    cfg.work_dir = default_work_dir(cfg, args.config, args.work_dir)
+    cfg = load_config(args)
 
     if args.amp and not enable_amp(cfg.optim_wrapper):
         print_log('AMP training is already enabled in your config.',
