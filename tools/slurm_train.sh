@@ -14,19 +14,13 @@
 #   (SIGTERM to the job steps 3 minutes before the limit) and set
 #   PREEMPT_EXIT_CODE to a non-zero code (e.g. 75): when the run stops with
 #   it, this script calls `scontrol requeue $SLURM_JOB_ID`.
+# The srun launch itself (GPUS, GPUS_PER_NODE, CPUS_PER_TASK, SRUN_ARGS) is
+# tools/slurm_run.sh.
 set -x
 
-PARTITION=$1
-JOB_NAME=$2
-CONFIG=$3
-GPUS=${GPUS:-4}
-GPUS_PER_NODE=${GPUS_PER_NODE:-4}
-CPUS_PER_TASK=${CPUS_PER_TASK:-5}
-SRUN_ARGS=${SRUN_ARGS:-""}
-PYTHON=${PYTHON:-python}
 AUTO_RESUME=${AUTO_RESUME:-1}
 PREEMPT_EXIT_CODE=${PREEMPT_EXIT_CODE:-0}
-PY_ARGS=("${@:4}")
+PY_ARGS=("${@:4}")  # $1-$3: PARTITION JOB_NAME CONFIG
 
 RESUME_ARG=""
 if [ "${AUTO_RESUME}" = "1" ]; then
@@ -39,16 +33,8 @@ if [ "${AUTO_RESUME}" = "1" ]; then
 fi
 
 MMSEG_UDA_PREEMPT_EXIT_CODE=${PREEMPT_EXIT_CODE} \
-PYTHONPATH="$(dirname "$0")/..":$PYTHONPATH \
-srun -p ${PARTITION} \
-    --job-name=${JOB_NAME} \
-    --gres=gpu:${GPUS_PER_NODE} \
-    --ntasks=${GPUS} \
-    --ntasks-per-node=${GPUS_PER_NODE} \
-    --cpus-per-task=${CPUS_PER_TASK} \
-    --kill-on-bad-exit=1 \
-    ${SRUN_ARGS} \
-    $PYTHON -u "$(dirname "$0")/train.py" ${CONFIG} --launcher="slurm" ${RESUME_ARG} "${PY_ARGS[@]}"
+bash "$(dirname "$0")/slurm_run.sh" "$1" "$2" train.py \
+    "$3" --launcher="slurm" ${RESUME_ARG} "${PY_ARGS[@]}"
 RC=$?
 
 if [ "${PREEMPT_EXIT_CODE}" != "0" ] && [ "${RC}" = "${PREEMPT_EXIT_CODE}" ] \

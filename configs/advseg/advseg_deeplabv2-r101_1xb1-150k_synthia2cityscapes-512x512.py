@@ -13,16 +13,13 @@ _base_ = [
     '../_base_/schedules/sgd_adam_poly_150k.py',
 ]
 segmentor = _base_.model
+# the auxiliary classifier: the main one on stage 4, seg loss weight 0.1
 segmentor.update(
     auxiliary_head=dict(
-        type='DeepLabV2Head',
+        segmentor.decode_head,
         in_channels=1024,
         in_index=2,
-        dilations=(6, 12, 18, 24),
-        num_classes=19,
-        align_corners=False,
-        loss_decode=dict(
-            type='CrossEntropyLoss', use_sigmoid=False, loss_weight=0.1)))
+        loss_decode=dict(segmentor.decode_head.loss_decode, loss_weight=0.1)))
 model = dict(
     _delete_=True,
     segmentor=segmentor,
