@@ -6,20 +6,14 @@
 # RCS `min_crop_ratio=2.0`. The target keeps its `valid_pseudo_mask`.
 # Generate the data as described in `synthetic_uda.py`.
 _base_ = ['./synthetic_uda.py']
+from mmseg_uda.datasets.pipeline_sizes import resized_pipelines  # noqa: E402
+
 crop_size = (256, 256)
 source_scale = (640, 360)
 target_scale = (512, 256)
 # the base's pipelines at this file's sizes (the dataloaders are the base's)
-def resized(pipeline, scale, crop=None):
-    return [dict(t, scale=scale) if t['type'] == 'Resize' else dict(t, crop_size=crop) if t['type'] == 'RandomCrop' else t for t in pipeline]
-
-
-source_train_pipeline = resized(_base_.source_train_pipeline, source_scale, crop_size)
-target_train_pipeline = resized(_base_.target_train_pipeline, target_scale, crop_size)
-test_pipeline = resized(_base_.test_pipeline, target_scale)
-tta_pipeline = [_base_.tta_pipeline[0], dict(_base_.tta_pipeline[1], transforms=[
-    [dict(t, scale=(int(target_scale[0] * r), int(target_scale[1] * r))) for t, r in zip(_base_.tta_pipeline[1].transforms[0], _base_.img_ratios)],
-    *_base_.tta_pipeline[1].transforms[1:]])]
+source_train_pipeline, target_train_pipeline, test_pipeline, tta_pipeline = \
+    resized_pipelines(_base_, crop_size, source_scale, target_scale)
 train_dataloader = dict(dataset=dict(
     source=dict(pipeline=source_train_pipeline), target=dict(pipeline=target_train_pipeline),
     rare_class_sampling=dict(min_crop_ratio=2.0)))

@@ -3,22 +3,16 @@
 # 1024x512) as the source and ACDC (960x540) as the target; validation on
 # ACDC's val split. Prepare the data as in docs/dataset_prepare.md.
 _base_ = ['./uda_gta_to_cityscapes_512x512.py']
+from mmseg_uda.datasets.pipeline_sizes import resized_pipelines  # noqa: E402
+
 source_data_root = 'data/cityscapes/'
 target_data_root = 'data/acdc/'
 crop_size = (512, 512)
 source_scale = (1024, 512)
 target_scale = (960, 540)
 # the base's pipelines at this file's sizes (the dataloaders are the base's)
-def resized(pipeline, scale, crop=None):
-    return [dict(t, scale=scale) if t['type'] == 'Resize' else dict(t, crop_size=crop) if t['type'] == 'RandomCrop' else t for t in pipeline]
-
-
-source_train_pipeline = resized(_base_.source_train_pipeline, source_scale, crop_size)
-target_train_pipeline = resized(_base_.target_train_pipeline, target_scale, crop_size)
-test_pipeline = resized(_base_.test_pipeline, target_scale)
-tta_pipeline = [_base_.tta_pipeline[0], dict(_base_.tta_pipeline[1], transforms=[
-    [dict(t, scale=(int(target_scale[0] * r), int(target_scale[1] * r))) for t, r in zip(_base_.tta_pipeline[1].transforms[0], _base_.img_ratios)],
-    *_base_.tta_pipeline[1].transforms[1:]])]
+source_train_pipeline, target_train_pipeline, test_pipeline, tta_pipeline = \
+    resized_pipelines(_base_, crop_size, source_scale, target_scale)
 train_dataloader = dict(
     dataset=dict(
         source=dict(

@@ -2,21 +2,17 @@
 # DAFormer data (uda_gta_to_cityscapes_512x512.py) with source 2560x1440,
 # target 2048x1024, the target's valid_pseudo_mask and RCS min_crop_ratio 2.
 _base_ = ['./uda_gta_to_cityscapes_512x512.py']
+from mmseg_uda.datasets.pipeline_sizes import resized_pipelines  # noqa: E402
+
 crop_size = (1024, 1024)
 source_scale = (2560, 1440)
 target_scale = (2048, 1024)
 # the base's pipelines at this file's sizes (the dataloaders are the base's)
-def resized(pipeline, scale, crop=None):
-    return [dict(t, scale=scale) if t['type'] == 'Resize' else dict(t, crop_size=crop) if t['type'] == 'RandomCrop' else t for t in pipeline]
-
-
-source_train_pipeline = resized(_base_.source_train_pipeline, source_scale, crop_size)
-# valid_pseudo_mask: margins (top, bottom, left, right) at 2048x1024
-target_train_pipeline = [_base_.target_train_pipeline[0], dict(type='GenerateValidPseudoMask', margins=(30, 240, 30, 30), ref_size=(2048, 1024)), *resized(_base_.target_train_pipeline, target_scale, crop_size)[1:]]
-test_pipeline = resized(_base_.test_pipeline, target_scale)
-tta_pipeline = [_base_.tta_pipeline[0], dict(_base_.tta_pipeline[1], transforms=[
-    [dict(t, scale=(int(target_scale[0] * r), int(target_scale[1] * r))) for t, r in zip(_base_.tta_pipeline[1].transforms[0], _base_.img_ratios)],
-    *_base_.tta_pipeline[1].transforms[1:]])]
+# with the target's valid_pseudo_mask: margins (top, bottom, left, right) at
+# 2048x1024
+source_train_pipeline, target_train_pipeline, test_pipeline, tta_pipeline = \
+    resized_pipelines(_base_, crop_size, source_scale, target_scale, target_extra=[
+        dict(type='GenerateValidPseudoMask', margins=(30, 240, 30, 30), ref_size=(2048, 1024))])
 train_dataloader = dict(dataset=dict(
     source=dict(pipeline=source_train_pipeline), target=dict(pipeline=target_train_pipeline),
     rare_class_sampling=dict(min_crop_ratio=2.0)))
