@@ -1,11 +1,13 @@
-"""Helpers shared by the end-to-end tests: configs of the repository pointed
-at the generated synthetic data, shortened for CPU."""
+"""Helpers shared by the tests: configs of the repository pointed at the
+generated synthetic data, shortened for CPU; segmentation data samples."""
 import os
 import os.path as osp
 import subprocess
 import sys
 
 from mmengine.config import Config
+from mmengine.structures import PixelData
+from mmseg.structures import SegDataSample
 
 REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
 QUICKSTART_DACS = osp.join(
@@ -125,3 +127,20 @@ def own_data_layout(roots: dict, out: str) -> dict:
             '_leftImg8bit.png', '_gtFine_labelTrainIds.png')
         shutil.copy(lbl, osp.join(real, 'val', 'ann', name))
     return dict(sim=sim, real=real, real_val=osp.join(real, 'val'))
+
+
+def seg_samples(labels, weights=None, valid_pseudo_mask=None) -> list:
+    """One ``SegDataSample`` per label map of ``labels`` (N, H, W): its
+    ``gt_sem_seg`` and, if given, ``seg_weight`` from ``weights`` (N, H, W)
+    and ``valid_pseudo_mask`` (N, H, W)."""
+    out = []
+    for i, lab in enumerate(labels):
+        shape = tuple(lab.shape)
+        s = SegDataSample(metainfo=dict(img_shape=shape, ori_shape=shape))
+        s.gt_sem_seg = PixelData(data=lab[None].long())
+        if weights is not None:
+            s.seg_weight = PixelData(data=weights[i][None].float())
+        if valid_pseudo_mask is not None:
+            s.valid_pseudo_mask = PixelData(data=valid_pseudo_mask[i][None])
+        out.append(s)
+    return out

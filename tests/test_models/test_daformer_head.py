@@ -10,13 +10,12 @@ import torch.nn.functional as F
 from mmcv.cnn import ConvModule, DepthwiseSeparableConvModule
 from mmengine.config import Config
 from mmengine.registry import init_default_scope
-from mmengine.structures import PixelData
 from mmseg.models.decode_heads.decode_head import BaseDecodeHead
 from mmseg.registry import MODELS
-from mmseg.structures import SegDataSample
 
 from mmseg_uda.models.decode_heads import DAFormerHead
 from mmseg_uda.models.decode_heads.daformer_head import ASPPFusion
+from tests.helpers import seg_samples
 
 IN_CHANNELS = [8, 16, 40, 64]
 BN = dict(type='BN', requires_grad=True)
@@ -41,18 +40,6 @@ def features(batch=2, size=32):
         torch.randn(batch, c, size // s, size // s)
         for c, s in zip(IN_CHANNELS, (4, 8, 16, 32))
     ]
-
-
-def samples(labels, weights=None):
-    out = []
-    for i, lab in enumerate(labels):
-        shape = tuple(lab.shape)
-        s = SegDataSample(metainfo=dict(img_shape=shape, ori_shape=shape))
-        s.gt_sem_seg = PixelData(data=lab[None].long())
-        if weights is not None:
-            s.seg_weight = PixelData(data=weights[i][None].float())
-        out.append(s)
-    return out
 
 
 def test_registered_and_output_shape():
@@ -193,20 +180,20 @@ def test_pixel_weighted_loss_matches_hand_computation():
     labels = torch.randint(0, 4, (2, 8, 8))
     labels[0, :2] = 255
     weights = torch.rand(2, 8, 8)
-    loss = head.loss_by_feat(logits, samples(labels, weights))['loss_ce']
+    loss = head.loss_by_feat(logits, seg_samples(labels, weights))['loss_ce']
     ce = F.cross_entropy(logits, labels, ignore_index=255, reduction='none')
     # mean over ALL pixels, ignored ones included with loss 0
     expected = (ce * weights).sum() / labels.numel()
     torch.testing.assert_close(loss, expected)
     # without seg_weight: exactly mmseg's unweighted loss
-    unweighted = head.loss_by_feat(logits, samples(labels))
-    mmseg_loss = BaseDecodeHead.loss_by_feat(head, logits, samples(labels))
+    unweighted = head.loss_by_feat(logits, seg_samples(labels))
+    mmseg_loss = BaseDecodeHead.loss_by_feat(head, logits, seg_samples(labels))
     torch.testing.assert_close(unweighted['loss_ce'], mmseg_loss['loss_ce'])
     torch.testing.assert_close(unweighted['loss_ce'],
                                ce.sum() / labels.numel())
     # logits at a lower resolution are upsampled to the labels first
     small = head.loss_by_feat(logits[:, :, ::2, ::2],
-                              samples(labels, weights))
+                              seg_samples(labels, weights))
     assert torch.isfinite(small['loss_ce'])
 
 
@@ -238,7 +225,7 @@ def test_build_from_base_config(name):
     assert isinstance(model.decode_head.fuse_layer, expected)
     data = dict(
         inputs=[torch.randint(0, 255, (3, 64, 64), dtype=torch.uint8)] * 2,
-        data_samples=samples(torch.randint(0, 19, (2, 64, 64)),
+        data_samples=seg_samples(torch.randint(0, 19, (2, 64, 64)),
                              torch.ones(2, 64, 64)))
     data = model.data_preprocessor(data, training=True)
     losses = model(**data, mode='loss')

@@ -11,7 +11,6 @@ import torch.nn as nn
 import torch.nn.functional as F
 from mmengine.config import Config
 from mmengine.registry import init_default_scope
-from mmengine.structures import PixelData
 from mmseg.registry import MODELS
 from mmseg.structures import SegDataSample
 
@@ -20,6 +19,7 @@ from mmseg_uda.models.segmentors import (HRDAEncoderDecoder, get_crop_box,
                                          slide_boxes)
 from tests.test_models.tiny_models import BN, IN_CHANNELS
 from tests.test_models.tiny_models import tiny_hrda_cfg as tiny_cfg
+from tests.helpers import seg_samples
 
 
 
@@ -27,20 +27,6 @@ def tiny_model(**model_overrides):
     init_default_scope('mmseg')
     torch.manual_seed(0)
     return MODELS.build(tiny_cfg(**model_overrides).model)
-
-
-def samples(labels, weights=None, extra=None):
-    out = []
-    for i, lab in enumerate(labels):
-        shape = tuple(lab.shape)
-        s = SegDataSample(metainfo=dict(img_shape=shape, ori_shape=shape))
-        s.gt_sem_seg = PixelData(data=lab[None].long())
-        if weights is not None:
-            s.seg_weight = PixelData(data=weights[i][None].float())
-        if extra is not None:
-            s.valid_pseudo_mask = PixelData(data=extra[i][None])
-        out.append(s)
-    return out
 
 
 class Const(nn.Module):
@@ -112,7 +98,7 @@ def test_crop_box_drawn_per_call_without_module_state():
     for y1, y2, x1, _ in boxes:
         assert y1 % 8 == 0 and x1 % 8 == 0 and y2 - y1 == 32
     x = torch.randn(1, 3, 64, 64)
-    model.loss(x, samples(torch.randint(0, 5, (1, 64, 64))))
+    model.loss(x, seg_samples(torch.randint(0, 5, (1, 64, 64))))
     after = set(vars(model)) | set(vars(model.decode_head))
     assert before == after
 
@@ -194,7 +180,7 @@ def test_losses_weighting_and_seg_weight():
     weights = torch.rand(2, 64, 64)
     box = (16, 48, 8, 40)
     losses = head.loss_by_outputs((fused, None, hr),
-                                  samples(labels, weights), box)
+                                  seg_samples(labels, weights), box)
 
     def wce(logits, lab, w):
         logits = F.interpolate(logits, lab.shape[1:], mode='bilinear',
@@ -215,12 +201,12 @@ def test_losses_weighting_and_seg_weight():
     x = torch.randn(2, 3, 64, 64)
     outside = torch.ones(2, 64, 64)
     outside[:, y1:y2, x1:x2] = 0
-    out = model.loss(x, samples(labels, outside), crop_box=box)
+    out = model.loss(x, seg_samples(labels, outside), crop_box=box)
     assert set(out) == {'decode.loss_ce', 'decode.acc_seg',
                         'decode.hr.loss_ce', 'decode.hr.acc_seg'}
     assert out['decode.hr.loss_ce'].item() == 0
     assert out['decode.loss_ce'].item() > 0
-    zero = model.loss(x, samples(labels, torch.zeros(2, 64, 64)))
+    zero = model.loss(x, seg_samples(labels, torch.zeros(2, 64, 64)))
     assert zero['decode.loss_ce'].item() == 0
     assert zero['decode.hr.loss_ce'].item() == 0
     (out['decode.loss_ce'] + out['decode.hr.loss_ce']).backward()
@@ -230,7 +216,7 @@ def test_losses_weighting_and_seg_weight():
 def test_crop_data_samples_crops_pixel_fields():
     labels = torch.arange(2 * 8 * 8).reshape(2, 8, 8)
     valid = torch.ones(2, 8, 8, dtype=torch.uint8)
-    ss = samples(labels, labels.float(), extra=valid)
+    ss = seg_samples(labels, labels.float(), valid_pseudo_mask=valid)
     ss[0].set_metainfo(dict(img_path='a.png'))
     out = crop_data_samples(ss, (2, 6, 4, 8))
     for s, c in zip(ss, out):
@@ -249,7 +235,7 @@ def test_first_backbone_call_is_context_pass():
     model.backbone.register_forward_hook(
         lambda m, args, out: calls.append(args[0].shape))
     x = torch.randn(2, 3, 64, 64)
-    model.loss(x, samples(torch.randint(0, 5, (2, 64, 64))))
+    model.loss(x, seg_samples(torch.randint(0, 5, (2, 64, 64))))
     assert calls == [(2, 3, 32, 32), (2, 3, 32, 32)]  # context, detail
     first = []
     handle = model.backbone.register_forward_hook(
@@ -390,7 +376,7 @@ def test_config_and_reference_key_layout():
     single = tiny_model(decode_head=dict(attention_classwise=False))
     assert single.decode_head.scale_attention.conv_seg.out_channels == 1
     x = torch.randn(1, 3, 64, 64)
-    out = single.loss(x, samples(torch.randint(0, 5, (1, 64, 64))))
+    out = single.loss(x, seg_samples(torch.randint(0, 5, (1, 64, 64))))
     assert torch.isfinite(out['decode.loss_ce'])
 
 
