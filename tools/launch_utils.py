@@ -1,10 +1,12 @@
 """Shared set-up of ``tools/train.py`` and ``tools/test.py``: the config
 edits every launch needs, so users never edit configs per machine."""
+import argparse
 import os
 import os.path as osp
 from typing import Optional
 
 import torch
+from mmengine.config import DictAction
 
 
 def _replace_sync_bn(node) -> int:
@@ -73,6 +75,26 @@ def set_local_rank_env(local_rank: int) -> None:
     # torch.distributed.launch passes --local-rank; torchrun sets the env.
     if 'LOCAL_RANK' not in os.environ:
         os.environ['LOCAL_RANK'] = str(local_rank)
+
+
+def parse_launch_args(parser: argparse.ArgumentParser) -> argparse.Namespace:
+    """Adds the arguments every launch of a tool takes (``--cfg-options``,
+    ``--launcher``, ``--local-rank``) to ``parser``, parses the command line
+    and exports the local rank."""
+    parser.add_argument(
+        '--cfg-options',
+        nargs='+',
+        action=DictAction,
+        help='override settings of the config, key=value pairs')
+    parser.add_argument(
+        '--launcher',
+        choices=['none', 'pytorch', 'slurm', 'mpi'],
+        default='none',
+        help='job launcher')
+    parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
+    args = parser.parse_args()
+    set_local_rank_env(args.local_rank)
+    return args
 
 
 def amp_dtype() -> str:

@@ -2,7 +2,6 @@
 ``tools/test.py`` with the plugin registered."""
 import argparse
 
-from mmengine.config import DictAction
 from mmengine.runner import Runner
 
 import mmseg_uda  # noqa: F401  (registers the plugin)
@@ -11,7 +10,7 @@ from mmseg_uda.datasets.data_checks import check_runner_datasets
 from config_validation import validate_data_folders
 from launch_utils import (
     load_config,
-    set_local_rank_env,
+    parse_launch_args,
     setup_cpu_distributed,
 )
 
@@ -33,21 +32,8 @@ def parse_args():
     parser.add_argument(
         '--wait-time', type=float, default=2, help='the interval of show (s)')
     parser.add_argument(
-        '--cfg-options',
-        nargs='+',
-        action=DictAction,
-        help='override settings of the config, key=value pairs')
-    parser.add_argument(
-        '--launcher',
-        choices=['none', 'pytorch', 'slurm', 'mpi'],
-        default='none',
-        help='job launcher')
-    parser.add_argument(
         '--tta', action='store_true', help='test time augmentation')
-    parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
-    args = parser.parse_args()
-    set_local_rank_env(args.local_rank)
-    return args
+    return parse_launch_args(parser)
 
 
 def trigger_visualization_hook(cfg, args):

@@ -3,7 +3,6 @@ plugin registered and CPU ``--launcher pytorch`` support."""
 import argparse
 import logging
 
-from mmengine.config import DictAction
 from mmengine.logging import print_log
 from mmengine.runner import Runner
 
@@ -15,8 +14,8 @@ from launch_utils import (
     apply_randomness,
     enable_amp,
     load_config,
+    parse_launch_args,
     relax_deterministic_algorithms,
-    set_local_rank_env,
     setup_cpu_distributed,
 )
 
@@ -49,20 +48,7 @@ def parse_args():
         action='store_true',
         help='a different global seed per rank (the data stream stays '
         'the seeded one)')
-    parser.add_argument(
-        '--cfg-options',
-        nargs='+',
-        action=DictAction,
-        help='override settings of the config, key=value pairs')
-    parser.add_argument(
-        '--launcher',
-        choices=['none', 'pytorch', 'slurm', 'mpi'],
-        default='none',
-        help='job launcher')
-    parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
-    args = parser.parse_args()
-    set_local_rank_env(args.local_rank)
-    return args
+    return parse_launch_args(parser)
 
 
 def main():
