@@ -10,19 +10,9 @@
 # `model.backbone.init_cfg.checkpoint`. The reference B5 uses the LayerNorm
 # eps 1e-5 in the patch embedding and attention norms; mmseg uses 1e-6 there
 # (a difference of ~1e-5 in the features).
+_base_ = ['./encoder_decoder_512x512.py']
 norm_cfg = dict(type='SyncBN', requires_grad=True)
-data_preprocessor = dict(
-    type='SegDataPreProcessor',
-    mean=[123.675, 116.28, 103.53],
-    std=[58.395, 57.12, 57.375],
-    bgr_to_rgb=True,
-    size=(512, 512),
-    pad_val=0,
-    seg_pad_val=255)
 model = dict(
-    type='EncoderDecoder',
-    data_preprocessor=data_preprocessor,
-    pretrained=None,
     backbone=dict(
         # mmseg's MixVisionTransformer (same keys and initialisation) with
         # fused attention (F.scaled_dot_product_attention); set
@@ -65,6 +55,4 @@ model = dict(
             type='CrossEntropyLoss',
             use_sigmoid=False,
             loss_weight=1.0,
-            avg_non_ignore=False)),
-    train_cfg=dict(),
-    test_cfg=dict(mode='whole'))
+            avg_non_ignore=False)))

@@ -23,19 +23,9 @@
 # 0..3): the head reads stage 5 (`in_index=3`), PFR hooks every stage, and
 # the multi-level AdaptSegNet's auxiliary classifier reads stage 4
 # (`in_index=2`, see configs/advseg).
+_base_ = ['./encoder_decoder_512x512.py']
 norm_cfg = dict(type='BN', requires_grad=False)
-data_preprocessor = dict(
-    type='SegDataPreProcessor',
-    mean=[123.675, 116.28, 103.53],
-    std=[58.395, 57.12, 57.375],
-    bgr_to_rgb=True,
-    size=(512, 512),
-    pad_val=0,
-    seg_pad_val=255)
 model = dict(
-    type='EncoderDecoder',
-    data_preprocessor=data_preprocessor,
-    pretrained=None,
     backbone=dict(
         type='ResNetV1c',
         depth=101,
@@ -57,6 +47,4 @@ model = dict(
         num_classes=19,
         align_corners=False,
         loss_decode=dict(
-            type='CrossEntropyLoss', use_sigmoid=False, loss_weight=1.0)),
-    train_cfg=dict(),
-    test_cfg=dict(mode='whole'))
+            type='CrossEntropyLoss', use_sigmoid=False, loss_weight=1.0)))
