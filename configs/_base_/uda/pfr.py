@@ -7,16 +7,16 @@
 # differences (not averaged over elements), averaged over the image pairs,
 # and the paper's direction: source features aligned to the target's (the
 # target side of L_pfr detached).
+# AdaptSegNet's discriminator, labels, DDP wrapper and hooks (advseg.py).
+_base_ = ['./advseg.py']
 uda = dict(
+    _delete_=True,
     type='PFR',
-    discriminator=dict(
-        type='FCDiscriminator',
-        channels=(64, 128, 256, 512),
-        negative_slope=0.2),
-    gan_loss='bce',
+    discriminator=_base_.uda.discriminator,
+    gan_loss=_base_.uda.gan_loss,
     lambda_adv=0.002,
-    source_label=0,
-    target_label=1,
+    source_label=_base_.uda.source_label,
+    target_label=_base_.uda.target_label,
     pfr_loss=dict(
         type='PFRLoss',
         gram_norm='chw',
@@ -29,8 +29,3 @@ uda = dict(
     feature_block=-1,
     align='source_to_target',
     predict_on='student')
-# The scope prefix is needed: mmengine's Runner.wrap_model looks the type up
-# with MODEL_WRAPPERS.get, which ignores the default scope.
-model_wrapper_cfg = dict(type='UDADistributedDataParallel')
-# exact resume: the global random states of every rank in checkpoints
-custom_hooks = [dict(type='RandomStateHook')]
