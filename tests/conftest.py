@@ -18,15 +18,19 @@ def single_thread_torch():
     torch.set_num_threads(1)
 
 
+def _generated(tmp_path_factory, name, **kwargs):
+    """Synthetic domain-shift data generated into a fresh session folder."""
+    from mmseg_uda.datasets.synthetic import generate_synthetic_uda
+    out = tmp_path_factory.mktemp(name)
+    return generate_synthetic_uda(str(out), seed=0, **kwargs)
+
+
 @pytest.fixture(scope='session')
 def synthetic_data(tmp_path_factory):
     """The generated synthetic domain-shift data (GTA-style source with RCS
     statistics, Cityscapes-style target), once per session."""
-    from mmseg_uda.datasets.synthetic import generate_synthetic_uda
-    out = tmp_path_factory.mktemp('synthetic_data')
-    return generate_synthetic_uda(
-        str(out), num_source=12, num_target_train=6, num_target_val=4,
-        seed=0)
+    return _generated(tmp_path_factory, 'synthetic_data', num_source=12,
+                      num_target_train=6, num_target_val=4)
 
 
 @pytest.fixture(scope='session')
@@ -34,19 +38,14 @@ def synthetic_roots(tmp_path_factory):
     """The synthetic data of the fault-tolerance tests (2 target val
     images: validation is cheap in their kill-and-resume runs), once per
     session."""
-    from mmseg_uda.datasets.synthetic import generate_synthetic_uda
-    out = tmp_path_factory.mktemp('ft_synthetic_uda')
-    return generate_synthetic_uda(
-        str(out), num_source=12, num_target_train=6, num_target_val=2,
-        seed=0)
+    return _generated(tmp_path_factory, 'ft_synthetic_uda', num_source=12,
+                      num_target_train=6, num_target_val=2)
 
 
 @pytest.fixture(scope='session')
 def small_roots(tmp_path_factory):
     """Small synthetic data (96x64 images) of the tiny end-to-end and
     2-process runs, once per session."""
-    from mmseg_uda.datasets.synthetic import generate_synthetic_uda
-    out = tmp_path_factory.mktemp('synthetic_small')
-    return generate_synthetic_uda(
-        str(out), num_source=6, num_target_train=4, num_target_val=2,
-        source_size=(96, 64), target_size=(96, 64), seed=0)
+    return _generated(tmp_path_factory, 'synthetic_small', num_source=6,
+                      num_target_train=4, num_target_val=2,
+                      source_size=(96, 64), target_size=(96, 64))
