@@ -188,3 +188,14 @@ def tiny_adversarial_cfg(name, roots, work_dir, max_iters=2, crop=(64, 64)):
         imports=['mmseg_uda', 'tests.e2e_helpers'],
         allow_failed_imports=False)
     return cfg
+
+
+def resumed_run(cfg, checkpoint: str):
+    """Trains ``cfg`` resumed from ``checkpoint`` (weights, optimizers,
+    schedules, iteration) and returns the runner."""
+    from mmengine.runner import Runner
+    cfg.resume = True
+    cfg.load_from = checkpoint
+    runner = Runner.from_cfg(cfg)
+    runner.train()
+    return runner

@@ -15,6 +15,7 @@ from mmengine.runner import Runner
 import mmseg_uda  # noqa: F401
 from tests.e2e_helpers import (
     REPO,
+    resumed_run,
     tiny_adversarial_cfg,
 )
 from tests.test_engine.dist_launch import free_port
@@ -50,11 +51,9 @@ def test_train_validate_checkpoint_resume(name, small_roots, tmp_path):
     assert max(lrs['student.lr']) == pytest.approx(2.5e-3 * factor)
     assert lrs['discriminator.lr'][0] == pytest.approx(1e-4 * factor)
     # resume: both optimizers and schedules continue
-    cfg = tiny_adversarial_cfg(name, small_roots, tmp_path, max_iters=3)
-    cfg.resume = True
-    cfg.load_from = osp.join(tmp_path, 'iter_2.pth')
-    runner = Runner.from_cfg(cfg)
-    runner.train()
+    runner = resumed_run(
+        tiny_adversarial_cfg(name, small_roots, tmp_path, max_iters=3),
+        osp.join(tmp_path, 'iter_2.pth'))
     assert runner.iter == 3
     factor = (1 - 3 / 250000)**0.9
     lrs = runner.optim_wrapper.get_lr()

@@ -18,6 +18,7 @@ from tests.e2e_helpers import (
     FAST_CONFIG_ENV,
     REPO,
     _unformatted,
+    resumed_run,
     tiny_mic_cfg,
 )
 from tests.test_engine.dist_launch import free_port
@@ -54,11 +55,9 @@ def test_train_validate_checkpoint_resume(name, small_roots, tmp_path):
     assert any(k.startswith('imnet_backbone.') for k in state)
     assert not any(k.startswith('mic.') for k in state)  # no state
     # resume continues the schedule with the checkpointed teacher
-    cfg = tiny_mic_cfg(name, small_roots, tmp_path, max_iters=3)
-    cfg.resume = True
-    cfg.load_from = osp.join(tmp_path, 'iter_2.pth')
-    runner = Runner.from_cfg(cfg)
-    runner.train()
+    runner = resumed_run(
+        tiny_mic_cfg(name, small_roots, tmp_path, max_iters=3),
+        osp.join(tmp_path, 'iter_2.pth'))
     assert runner.iter == 3
 
 
