@@ -10,6 +10,3 @@ _base_ = [
 model = dict(mic=_base_.mic)
 # 128 px crops are a quarter of DAFormer's 512: a quarter of its 32 px blocks.
 model['mic']['mask_generator']['block_size'] = 8
-# mmengine's Runner.wrap_model ignores the default scope: the prefix is
-# needed (until configs/_base_/uda/dacs.py carries it).
-model_wrapper_cfg = dict(type='UDADistributedDataParallel')

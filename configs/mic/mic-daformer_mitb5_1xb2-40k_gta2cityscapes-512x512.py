@@ -9,6 +9,3 @@ _base_ = [
 model = dict(mic=_base_.mic)
 # DAFormer trains at half resolution: half the block size of MIC(HRDA).
 model['mic']['mask_generator']['block_size'] = 32
-# mmengine's Runner.wrap_model ignores the default scope: the prefix is
-# needed (until configs/_base_/uda/dacs.py carries it).
-model_wrapper_cfg = dict(type='UDADistributedDataParallel')

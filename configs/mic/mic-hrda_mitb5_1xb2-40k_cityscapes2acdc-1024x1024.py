@@ -10,6 +10,3 @@ _base_ = [
 ]
 model = dict(mic=_base_.mic)
 model['mic'].update(augment=False, mask_source=True)
-# mmengine's Runner.wrap_model ignores the default scope: the prefix is
-# needed (until configs/_base_/uda/dacs.py carries it).
-model_wrapper_cfg = dict(type='UDADistributedDataParallel')

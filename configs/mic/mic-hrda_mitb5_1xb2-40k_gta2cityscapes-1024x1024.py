@@ -8,6 +8,3 @@ _base_ = [
     '../_base_/uda/mic.py',
 ]
 model = dict(mic=_base_.mic)
-# mmengine's Runner.wrap_model ignores the default scope: the prefix is
-# needed (until configs/_base_/uda/dacs.py carries it).
-model_wrapper_cfg = dict(type='UDADistributedDataParallel')

@@ -11,4 +11,3 @@ _base_ = [
     '../_base_/uda/mic.py',
 ]
 model = dict(mic=_base_.mic)
-model_wrapper_cfg = dict(type='UDADistributedDataParallel')
