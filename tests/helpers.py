@@ -1,5 +1,6 @@
 """Helpers shared by the tests: configs of the repository pointed at the
 generated synthetic data, shortened for CPU; segmentation data samples."""
+import inspect
 import os
 import os.path as osp
 import subprocess
@@ -144,3 +145,19 @@ def seg_samples(labels, weights=None, valid_pseudo_mask=None) -> list:
             s.valid_pseudo_mask = PixelData(data=valid_pseudo_mask[i][None])
         out.append(s)
     return out
+
+
+def record_calls(monkeypatch, owner, name: str) -> list:
+    """Patches the method ``name`` of ``owner`` (a class or an instance) with
+    a wrapper that calls it through; returns the list that receives the
+    arguments of each call (a dict by parameter name)."""
+    original = getattr(owner, name)
+    signature = inspect.signature(original)
+    calls = []
+
+    def wrapper(*args, **kwargs):
+        calls.append(signature.bind(*args, **kwargs).arguments)
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(owner, name, wrapper)
+    return calls

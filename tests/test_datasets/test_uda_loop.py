@@ -7,6 +7,7 @@ from mmengine.runner import Runner
 
 import mmseg_uda.engine.runner  # noqa: F401 (registers the loop)
 from mmseg_uda.datasets import UDADataset
+from tests.helpers import record_calls
 
 RECORD = []
 
@@ -57,14 +58,7 @@ def test_resume_continues_the_sample_stream_without_reading_it(
     full = list(RECORD)
     assert len(full) == 8 and len({tuple(b) for b in full}) > 1
 
-    calls = []
-    original = UDADataset.__getitem__
-
-    def counting(self, index):
-        calls.append(index)
-        return original(self, index)
-
-    monkeypatch.setattr(UDADataset, '__getitem__', counting)
+    calls = record_calls(monkeypatch, UDADataset, '__getitem__')
     RECORD.clear()
     runner = _runner(uda_cfg, tmp_path / 'b', 8,
                      resume_from=str(tmp_path / 'a' / 'iter_6.pth'))
@@ -72,4 +66,4 @@ def test_resume_continues_the_sample_stream_without_reading_it(
     assert RECORD == full[6:]
     # only the two remaining batches were loaded (batch size 2)
     assert len(calls) == 4
-    assert [c.k for c in calls] == [12, 13, 14, 15]
+    assert [c['index'].k for c in calls] == [12, 13, 14, 15]

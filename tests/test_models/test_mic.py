@@ -19,6 +19,7 @@ from mmseg.structures import SegDataSample
 from mmseg_uda.models.losses import MaskedImageConsistency
 from mmseg_uda.models.uda import dacs as dacs_module
 from mmseg_uda.models.utils import BlockMaskGenerator, block_mask
+from tests.helpers import record_calls
 from tests.test_models.tiny_models import uda_batch
 from tests.test_models.tiny_models import MEAN, STD, tiny_dacs, \
     tiny_mit_segmentor
@@ -199,21 +200,14 @@ def test_train_step_stages_sync_last_and_debug(monkeypatch):
     model.init_weights()
     model.train()
     model.record_debug = True
-    lasts = []
-    stage = model._stage
-
-    def recording_stage(optim_wrapper, last):
-        lasts.append(last)
-        return stage(optim_wrapper, last)
-
-    monkeypatch.setattr(model, '_stage', recording_stage)
+    stages = record_calls(monkeypatch, model, '_stage')
     before = {k: v.clone() for k, v in model.student.named_parameters()}
     wrapper = OptimWrapper(torch.optim.SGD(
         [p for p in model.parameters() if p.requires_grad], lr=0.1))
     logs = model.train_step(uda_batch(), wrapper)
     # source (+ feature distance, same backward), mixed: no sync; MIC:
     # the one sync
-    assert lasts == [False, False, True]
+    assert [c['last'] for c in stages] == [False, False, True]
     for key in ('mix.decode.loss_ce', 'mic.decode.loss_ce',
                 'mic.decode.acc_seg'):
         assert torch.isfinite(logs[key]), key
@@ -228,13 +222,11 @@ def test_train_step_stages_sync_last_and_debug(monkeypatch):
     assert all(not v.requires_grad for v in out.values())
 
     # without MIC the mixed stage is the last one again
-    lasts.clear()
     plain = MODELS.build(tiny_dacs(imnet_feature_dist=None))
-    stage = plain._stage
-    monkeypatch.setattr(plain, '_stage', recording_stage)
+    stages = record_calls(monkeypatch, plain, '_stage')
     plain.train()
     plain.train_step(uda_batch(), wrapper)
-    assert lasts == [False, True]
+    assert [c['last'] for c in stages] == [False, True]
 
 
 def test_shared_and_own_pseudo_weight_and_source_masking():
