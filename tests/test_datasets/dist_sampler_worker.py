@@ -7,7 +7,9 @@ import sys
 import torch.distributed as dist
 
 
-class _Pairs:
+class Pairs:
+    """Stand-in for UDADataset: only the sizes matter to the sampler (also
+    used by test_uda_sampler.py's single-process tests)."""
 
     def __init__(self, n_src, n_tgt):
         self.source, self.target, self.rcs = range(n_src), range(n_tgt), None
@@ -26,7 +28,7 @@ def main(out_dir):
     from mmseg_uda.datasets.samplers import UDASampler
     rank = dist.get_rank()
     n = 24
-    ds = _Pairs(n, 9)
+    ds = Pairs(n, 9)
     sampler = UDASampler(ds, seed=None)  # broadcast from rank 0
     seq = take(sampler, 30)
     again = take(UDASampler(ds, seed=sampler.seed), 30)

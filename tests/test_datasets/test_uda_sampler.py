@@ -6,39 +6,25 @@ import subprocess
 import sys
 
 from mmseg_uda.datasets import UDASampler
+from tests.test_datasets.dist_sampler_worker import Pairs, take
 
 WORKER = osp.join(osp.dirname(osp.abspath(__file__)), 'dist_sampler_worker.py')
 
 
-class _Pairs:
-    """Stand-in for UDADataset: only the sizes matter to the sampler."""
-
-    def __init__(self, n_src, n_tgt):
-        self.source, self.target, self.rcs = range(n_src), range(n_tgt), None
-
-    def __len__(self):
-        return len(self.source)
-
-
-def _take(sampler, n):
-    it = iter(sampler)
-    return [next(it) for _ in range(n)]
-
-
 def test_single_process_epochs_seed_and_resume():
-    ds = _Pairs(10, 7)
+    ds = Pairs(10, 7)
     s = UDASampler(ds, seed=3, rank=0, world_size=1)
-    seq = _take(s, 25)
+    seq = take(s, 25)
     assert sorted(i.source for i in seq[:10]) == list(range(10))
     assert sorted(i.source for i in seq[10:20]) == list(range(10))
     assert sorted(i.target for i in seq[:7]) == list(range(7))
     assert [i.k for i in seq] == list(range(25))
-    assert _take(UDASampler(ds, seed=3, rank=0, world_size=1), 25) == seq
-    assert _take(UDASampler(ds, seed=4, rank=0, world_size=1), 25) != seq
+    assert take(UDASampler(ds, seed=3, rank=0, world_size=1), 25) == seq
+    assert take(UDASampler(ds, seed=4, rank=0, world_size=1), 25) != seq
     resumed = UDASampler(ds, seed=3, rank=0, world_size=1)
     resumed.set_start(12)
-    assert _take(resumed, 13) == seq[12:]
-    unshuffled = _take(UDASampler(ds, shuffle=False, seed=0, rank=0,
+    assert take(resumed, 13) == seq[12:]
+    unshuffled = take(UDASampler(ds, shuffle=False, seed=0, rank=0,
                                   world_size=1), 10)
     assert [i.source for i in unshuffled] == list(range(10))
 
