@@ -24,13 +24,14 @@ def get_version():
 
 
 def add_mim_extension():
-    """Ship ``tools/`` and ``configs/`` inside the package as ``.mim/`` so
-    ``mim train mmseg_uda CONFIG`` finds them (symlinks in develop mode,
+    """Ship ``tools/``, ``configs/`` and ``model-index.yml`` inside the
+    package as ``.mim/`` so ``mim train mmseg_uda CONFIG`` finds the tools
+    and ``mim search mmseg_uda`` the model index (symlinks in develop mode,
     copies otherwise), as OpenMMLab packages do."""
     develop = any(a in sys.argv for a in ('develop', 'editable_wheel'))
     mim_dir = osp.join(HERE, 'mmseg_uda', '.mim')
     os.makedirs(mim_dir, exist_ok=True)
-    for name in ('tools', 'configs'):
+    for name in ('tools', 'configs', 'model-index.yml'):
         src = osp.join(HERE, name)
         dst = osp.join(mim_dir, name)
         if osp.islink(dst) or osp.isfile(dst):
@@ -39,8 +40,10 @@ def add_mim_extension():
             shutil.rmtree(dst)
         if develop:
             os.symlink(osp.relpath(src, mim_dir), dst)
-        else:
+        elif osp.isdir(src):
             shutil.copytree(src, dst)
+        else:
+            shutil.copyfile(src, dst)
 
 
 if __name__ == '__main__':
