@@ -16,9 +16,10 @@ from mmengine.registry import MODEL_WRAPPERS
 from mmseg.registry import MODELS
 from mmseg.structures import SegDataSample
 
-from mmseg_uda.models.losses import MaskedImageConsistency
+from mmseg_uda.models.uda import MaskedImageConsistency, PseudoLabels
 from mmseg_uda.models.uda import dacs as dacs_module
-from mmseg_uda.models.utils import BlockMaskGenerator, block_mask
+from mmseg_uda.models.utils import BlockMaskGenerator, DomainBatch, \
+    block_mask
 from tests.helpers import record_calls
 from tests.test_models.tiny_models import uda_batch
 from tests.test_models.tiny_models import MEAN, STD, tiny_dacs, \
@@ -121,9 +122,9 @@ def test_loss_equals_hand_computed_weighted_cross_entropy():
     mic = MODELS.build(mic_cfg(augment=False, loss_weight=0.5))
     # label 255 rows: the host's pseudo-labels never hold 255, but the
     # loss must ignore it all the same
-    losses, extra = mic(seg, img, labelled_samples(label, weight),
-                        label[:, 0], weight[:, 0], MEAN_T, STD_T,
-                        record=True)
+    losses, extra = mic(seg, DomainBatch(img, labelled_samples(label, weight)),
+                        PseudoLabels(label[:, 0], weight[:, 0]),
+                        mean=MEAN_T, std=STD_T, record=True)
     masked = extra['masked_image']
     assert torch.equal(masked, img * extra['mic_mask'])
     with torch.no_grad():
@@ -162,8 +163,9 @@ def test_debug_prediction_draws_no_random_numbers():
     out = {}
     for record in (False, True):
         torch.manual_seed(3)
-        losses, extra = mic(seg, img, samples, label, weight, MEAN_T, STD_T,
-                            record=record)
+        losses, extra = mic(seg, DomainBatch(img, samples),
+                            PseudoLabels(label, weight), mean=MEAN_T,
+                            std=STD_T, record=record)
         out[record] = (losses['decode.loss_ce'].detach(), torch.rand(1))
     assert torch.equal(out[False][0], out[True][0])
     assert torch.equal(out[False][1], out[True][1])
@@ -237,21 +239,21 @@ def test_shared_and_own_pseudo_weight_and_source_masking():
     b, h, w = 2, 8, 8
     logits = torch.zeros(b, 4, h, w)
     logits[:, 1, :, :4] = 10.0  # confident on the left half only
-    label, weight = dacs_module.pseudo_label_and_weight(logits, 0.968)
     valid = torch.ones(b, h, w)
     valid[:, :, -1] = 0
-    weight = dacs_module.apply_ignore_regions(weight, 2, 0, valid)
+    # what DACS's pseudo-label stage hands MIC (ignore_top=2, the mask)
+    pseudo = PseudoLabels.from_logits(logits, 0.968, 2, 0, valid)
+    label, weight = pseudo.label, pseudo.weight
     src_img, tgt_img = torch.randn(b, 3, h, w), torch.randn(b, 3, h, w)
     src_label = torch.randint(0, 4, (b, 1, h, w))
     batch = uda_batch(n=b, size=h)
     src_s, tgt_s = (batch[k]['data_samples'] for k in ('source', 'target'))
+    for sample, lbl in zip(src_s, src_label):
+        sample.gt_sem_seg.data = lbl
 
     def run():
-        # what DACS hands MIC (its train_step passes the same)
-        return model.mic.build_batch(
-            tgt_img, tgt_s, label, weight,
-            reweight=lambda t: model._pseudo_weight(logits, t, valid),
-            source=(src_img, src_label, src_s))
+        return model.mic.build_batch(DomainBatch(tgt_img, tgt_s), pseudo,
+                                     source=DomainBatch(src_img, src_s))
 
     img, samples = run()
     own = torch.stack([s.seg_weight.data[0] for s in samples])

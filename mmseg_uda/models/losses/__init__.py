@@ -4,10 +4,6 @@ from .feature_distance import (
                                FeatureDistanceLoss,
                                downscale_label_majority,
 )
-from .masked_consistency import (  # noqa: F401
-                               MaskedImageConsistency,
-                               predict_labels,
-)
 from .pfr_loss import (  # noqa: F401
                                PFRLoss,
                                gram_matrix,

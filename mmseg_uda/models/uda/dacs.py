@@ -4,19 +4,19 @@ ImageNet feature distance."""
 import copy
 import logging
 from contextlib import contextmanager, nullcontext
-from typing import Dict, List, Optional, Tuple
+from typing import Dict, Tuple
 
 import torch
 from mmengine.logging import print_log
 from mmengine.optim import OptimWrapper
 from mmseg.registry import MODELS
-from mmseg.structures import SegDataSample
 from mmseg.utils import ConfigType, OptConfigType, add_prefix
 from torch import Tensor
 from torch.profiler import record_function
 
 from ..losses.pixel_weighted_loss import add_pixel_weights
 from ..utils import (
+    DomainBatch,
     FirstCallCapture,
     StrongAugmentation,
     classmix_masks,
@@ -28,51 +28,7 @@ from ..utils import (
     unwrap,
 )
 from .base import UDABaseSegmentor
-
-
-def pseudo_label_and_weight(logits: Tensor,
-                            threshold: float) -> Tuple[Tensor, Tensor]:
-    """Hard pseudo-labels and DACS's confidence weight.
-
-    Args:
-        logits: ``(B, C, H, W)`` teacher logits.
-        threshold: confidence threshold (0.968).
-
-    Returns:
-        tuple: ``(B, H, W)`` long labels and ``(B, H, W)`` float weights, all
-        equal to the fraction of the batch's pixels whose max probability is
-        ``>= threshold`` (one scalar per batch, as the reference).
-    """
-    # float32 softmax: a bf16/fp16 teacher's logits would round the
-    # probabilities near the threshold
-    max_prob, label = torch.softmax(
-        logits.detach().float(), dim=1).max(dim=1)
-    confident = (max_prob >= threshold).float().mean()
-    return label, confident.expand_as(max_prob).clone()
-
-
-def apply_ignore_regions(weight: Tensor,
-                         top: int = 0,
-                         bottom: int = 0,
-                         valid_mask: Optional[Tensor] = None) -> Tensor:
-    """Zero the pseudo-label weight on the top/bottom rows (DAFormer) and
-    outside ``valid_mask`` (HRDA/MIC's ``valid_pseudo_mask``).
-
-    Args:
-        weight: ``(B, H, W)``; modified in place and returned.
-        valid_mask: ``(B, H, W)`` 0/1 or None.
-    """
-    if top > 0:
-        weight[:, :top, :] = 0
-    if bottom > 0:
-        weight[:, -bottom:, :] = 0
-    if valid_mask is not None:
-        weight *= valid_mask.to(weight.dtype)
-    return weight
-
-
-def _stack_field(samples: List[SegDataSample], name: str) -> Tensor:
-    return torch.stack([getattr(s, name).data for s in samples])
+from .pseudo_labels import PseudoLabels
 
 
 @MODELS.register_module()
@@ -80,15 +36,22 @@ class DACS(UDABaseSegmentor):
     """DACS self-training with an EMA teacher (DAFormer, Hoyer et al.,
     CVPR 2022; reference ``mmseg/models/uda/dacs.py``).
 
-    One training step (``train_step``): supervised loss on the source batch,
-    optional ImageNet feature distance on the source features, teacher
-    pseudo-labels on the target batch, ClassMix of source and target with
-    strong augmentation, pixel-weighted loss on the mixed batch and, with
-    ``mic``, MIC's loss on the block-masked target batch. Every loss
-    is back-propagated as soon as it is computed (so the source and mixed
-    graphs are never alive together; the feature distance shares the
-    source's backward) and gradients are synchronised across
-    ranks once, in the last backward; then one optimizer step.
+    One training step (``train_step``) runs four named stages, each a
+    method with named inputs and outputs (as mmdet's ``SemiBaseDetector``):
+
+    1. :meth:`source_stage`: supervised loss on the source batch plus the
+       optional ImageNet feature distance on its features;
+    2. :meth:`pseudo_label_stage`: the EMA teacher's :obj:`PseudoLabels` of
+       the target batch;
+    3. :meth:`mixed_stage`: ClassMix of source and target with strong
+       augmentation, pixel-weighted loss on the mixed batch;
+    4. :meth:`mic_stage` (with ``mic``): MIC's loss on the block-masked
+       target batch.
+
+    Every loss is back-propagated as soon as it is computed (so the source
+    and mixed graphs are never alive together; the feature distance shares
+    the source's backward) and gradients are synchronised across ranks
+    once, in the last backward; then one optimizer step.
 
     Args:
         segmentor: any mmseg segmentor config with per-pixel decode and
@@ -171,125 +134,151 @@ class DACS(UDABaseSegmentor):
 
     def train_step(self, data: dict,
                    optim_wrapper: OptimWrapper) -> Dict[str, Tensor]:
-        """Args:
-            data: ``{'source': {'inputs', 'data_samples'}, 'target': {...}}``
-                as collated from ``UDADataset``.
+        """One DACS step: the stages below in order (each back-propagates
+        its own loss), then one optimizer step.
+
+        Args:
+            data (dict): ``{'source': {'inputs', 'data_samples'},
+                'target': {...}}`` as collated from ``UDADataset``.
+            optim_wrapper (OptimWrapper): the student's optim wrapper.
 
         Returns:
             dict: detached losses and statistics for logging.
         """
         with record_function('uda.preprocess'):
             data = self.data_preprocessor(data, True)
-        src, tgt = data['source'], data['target']
-        src_img, src_samples = src['inputs'], src['data_samples']
-        tgt_img, tgt_samples = tgt['inputs'], tgt['data_samples']
-        log_vars: Dict[str, Tensor] = {}
+        source = DomainBatch(data['source']['inputs'],
+                             data['source']['data_samples'])
+        target = DomainBatch(data['target']['inputs'],
+                             data['target']['data_samples'])
+        log_vars = self.source_stage(source, optim_wrapper)
+        pseudo = self.pseudo_label_stage(target, optim_wrapper)
+        log_vars['pseudo_weight'] = pseudo.weight.mean()
+        mix_logs, debug = self.mixed_stage(source, target, pseudo,
+                                           optim_wrapper)
+        log_vars.update(mix_logs)
+        mic_debug = {}
+        if self.mic is not None:
+            mic_logs, mic_debug = self.mic_stage(source, target, pseudo,
+                                                 optim_wrapper)
+            log_vars.update(mic_logs)
+        with record_function('uda.optimizer'):
+            finish_step(optim_wrapper)
+        if self.record_debug:
+            self._record_debug(source, target, pseudo, debug, mic_debug)
+        log_vars.pop('loss', None)
+        return {k: v.detach() for k, v in log_vars.items()}
 
-        # 1) source: supervised loss, plus the ImageNet feature distance on
-        # the source features, back-propagated together: one backward
-        # through the student instead of a second one over the retained
-        # source graph (same gradients, summed before instead of after).
-        src_label = _stack_field(src_samples, 'gt_sem_seg')
+    def source_stage(self, source: DomainBatch,
+                     optim_wrapper: OptimWrapper) -> Dict[str, Tensor]:
+        """Supervised loss on the source batch plus the ImageNet feature
+        distance on its features, back-propagated together: one backward
+        through the student instead of a second one over the retained source
+        graph (same gradients, summed before instead of after).
+
+        Returns:
+            dict: the stage's detached logs (``src.*``).
+        """
+        log_vars: Dict[str, Tensor] = {}
         capture = (FirstCallCapture(unwrap(self.student).backbone)
                    if self.feature_dist is not None else nullcontext())
         with record_function('uda.source'), \
                 self._stage(optim_wrapper, last=False), capture:
-            losses = self.student(src_img, src_samples, mode='loss')
+            losses = self.student(source.inputs, source.data_samples,
+                                  mode='loss')
             loss, logs = self.parse_losses(add_prefix(losses, 'src'))
             if self.feature_dist is not None:
-                # 2) ImageNet feature distance on the source features.
                 with record_function('uda.feature_distance'):
-                    fd_loss = self._feature_distance(capture, src_label)
+                    fd_loss = self._feature_distance(capture, source.label)
                 log_vars['src.' + self.feature_dist.loss_name] = (
                     fd_loss.detach())
                 loss = loss + fd_loss
-                del fd_loss
             step_backward(optim_wrapper, loss)
+        # Nothing may keep the source graph alive into the next stages: the
+        # logs are detached, the capture and losses die with this frame.
         log_vars.update(_detached(logs))
-        # Nothing may keep the source graph alive into the mixed stage.
-        del losses, loss, logs
-        if self.feature_dist is not None:
-            capture.calls.clear()
+        return log_vars
 
-        # 3) pseudo-labels of the EMA teacher on the target images.
-        # under the optim wrapper's autocast too (mixed precision runs the
-        # teacher in bf16/fp16 like the student)
-        with torch.no_grad(), record_function('uda.teacher'), \
+    @torch.no_grad()
+    def pseudo_label_stage(self, target: DomainBatch,
+                           optim_wrapper: OptimWrapper) -> PseudoLabels:
+        """The EMA teacher's pseudo-labels of the target images, under the
+        optim wrapper's autocast (mixed precision runs the teacher in
+        bf16/fp16 like the student)."""
+        with record_function('uda.teacher'), \
                 optim_wrapper.optim_context(self.teacher):
-            logits = self.teacher.encode_decode(
-                tgt_img, [s.metainfo for s in tgt_samples])
-        with torch.no_grad(), record_function('uda.pseudo_label'):
-            pseudo_label, pseudo_weight = pseudo_label_and_weight(
-                logits, self.pseudo_threshold)
-            valid = (_stack_field(tgt_samples, 'valid_pseudo_mask')[:, 0]
-                     if 'valid_pseudo_mask' in tgt_samples[0] else None)
-            pseudo_weight = apply_ignore_regions(
-                pseudo_weight, self.ignore_top, self.ignore_bottom, valid)
-        log_vars['pseudo_weight'] = pseudo_weight.mean()
+            logits = self.teacher.encode_decode(target.inputs,
+                                                target.img_metas)
+        with record_function('uda.pseudo_label'):
+            return PseudoLabels.from_logits(
+                logits, self.pseudo_threshold, self.ignore_top,
+                self.ignore_bottom, target.valid_mask)
 
-        # 4) ClassMix + strong augmentation, pixel-weighted mixed loss.
+    def mixed_stage(self, source: DomainBatch, target: DomainBatch,
+                    pseudo: PseudoLabels, optim_wrapper: OptimWrapper
+                    ) -> Tuple[Dict[str, Tensor], Dict[str, Tensor]]:
+        """ClassMix of source and target with strong augmentation, and the
+        pixel-weighted loss on the mixed batch (source pixels: their labels,
+        weight 1; target pixels: the pseudo-labels and their weight).
+
+        Returns:
+            tuple: the stage's detached logs (``mix.*``) and its images
+            (``mix_mask``, ``mixed_image``, ``mixed_label``) for debugging.
+        """
         with torch.no_grad(), record_function('uda.classmix'):
-            mask = classmix_masks(
-                src_label, per_image=self.classmix_per_image)
-            mixed_img = mix(mask, src_img, tgt_img)
+            mask = classmix_masks(source.label,
+                                  per_image=self.classmix_per_image)
+            mixed_img = mix(mask, source.inputs, target.inputs)
         with torch.no_grad(), record_function('uda.strong_aug'):
             mixed_img = self.strong_aug(mixed_img, self.data_preprocessor.mean,
                                         self.data_preprocessor.std)
         with torch.no_grad(), record_function('uda.classmix'):
-            mixed_label = mix(mask, src_label, pseudo_label[:, None])
+            mixed_label = mix(mask, source.label, pseudo.label[:, None])
             mixed_weight = mix(mask, torch.ones_like(mask),
-                               pseudo_weight[:, None])
-        mixed_samples = labelled_samples(tgt_samples, mixed_label,
-                                          mixed_weight)
+                               pseudo.weight[:, None])
+        samples = labelled_samples(target.data_samples, mixed_label,
+                                   mixed_weight)
         with record_function('uda.mixed'), \
                 self._stage(optim_wrapper, last=self.mic is None):
-            losses = self.student(mixed_img, mixed_samples, mode='loss')
+            losses = self.student(mixed_img, samples, mode='loss')
             loss, logs = self.parse_losses(add_prefix(losses, 'mix'))
             step_backward(optim_wrapper, loss)
-        log_vars.update(_detached(logs))
+        return _detached(logs), dict(mix_mask=mask, mixed_image=mixed_img,
+                                     mixed_label=mixed_label)
 
-        # 5) MIC: the same pseudo-labels on the masked target images.
-        mic_debug = {}
-        if self.mic is not None:
-            with record_function('uda.mic'), \
-                    self._stage(optim_wrapper, last=True):
-                losses, mic_debug = self.mic(
-                    self.student, tgt_img, tgt_samples, pseudo_label,
-                    pseudo_weight, self.data_preprocessor.mean,
-                    self.data_preprocessor.std,
-                    reweight=lambda threshold: self._pseudo_weight(
-                        logits, threshold, valid),
-                    source=(src_img, src_label, src_samples),
-                    record=self.record_debug)
-                loss, logs = self.parse_losses(add_prefix(losses, 'mic'))
-                step_backward(optim_wrapper, loss)
-            log_vars.update(_detached(logs))
+    def mic_stage(self, source: DomainBatch, target: DomainBatch,
+                  pseudo: PseudoLabels, optim_wrapper: OptimWrapper
+                  ) -> Tuple[Dict[str, Tensor], Dict[str, Tensor]]:
+        """MIC: the pseudo-labels on the block-masked target images (the
+        step's last backward, so the one that synchronises gradients).
 
-        with record_function('uda.optimizer'):
-            finish_step(optim_wrapper)
+        Returns:
+            tuple: the stage's detached logs (``mic.*``) and MIC's images
+            (``masked_image``, ``mic_mask``, ``masked_pred``) for debugging.
+        """
+        with record_function('uda.mic'), \
+                self._stage(optim_wrapper, last=True):
+            losses, debug = self.mic(
+                self.student, target, pseudo,
+                mean=self.data_preprocessor.mean,
+                std=self.data_preprocessor.std,
+                source=source, record=self.record_debug)
+            loss, logs = self.parse_losses(add_prefix(losses, 'mic'))
+            step_backward(optim_wrapper, loss)
+        return _detached(logs), debug
 
-        if self.record_debug:
-            self.debug_output = dict(
-                source_image=src_img, source_label=src_label,
-                target_image=tgt_img, pseudo_label=pseudo_label[:, None],
-                pseudo_weight=pseudo_weight[:, None], mix_mask=mask,
-                mixed_image=mixed_img, mixed_label=mixed_label)
-            n = tgt_img.shape[0]  # MIC's target part (source may precede)
-            self.debug_output.update(
-                {k: v[-n:] for k, v in mic_debug.items()})
-            self.debug_output = {
-                k: v.detach() for k, v in self.debug_output.items()}
-        log_vars.pop('loss', None)
-        return {k: v.detach() for k, v in log_vars.items()}
-
-    def _pseudo_weight(self, logits: Tensor, threshold: float,
-                       valid: Optional[Tensor]) -> Tensor:
-        """``(B, H, W)`` confidence weight of the teacher ``logits`` at
-        ``threshold``, zero in this method's ignore regions (``valid``: the
-        ``(B, H, W)`` valid pseudo-label mask or None)."""
-        _, weight = pseudo_label_and_weight(logits, threshold)
-        return apply_ignore_regions(weight, self.ignore_top,
-                                    self.ignore_bottom, valid)
+    def _record_debug(self, source: DomainBatch, target: DomainBatch,
+                      pseudo: PseudoLabels, mixed: Dict[str, Tensor],
+                      mic: Dict[str, Tensor]) -> None:
+        """Keep the step's images (detached) in ``debug_output`` for
+        ``UDAVisualizationHook``."""
+        out = dict(
+            source_image=source.inputs, source_label=source.label,
+            target_image=target.inputs, pseudo_label=pseudo.label[:, None],
+            pseudo_weight=pseudo.weight[:, None], **mixed)
+        n = target.inputs.shape[0]  # MIC's target part (source may precede)
+        out.update({k: v[-n:] for k, v in mic.items()})
+        self.debug_output = {k: v.detach() for k, v in out.items()}
 
     def _feature_distance(self, capture: FirstCallCapture,
                           label: Tensor) -> Tensor:
@@ -346,4 +335,4 @@ def _detached(logs: dict) -> dict:
     return {k: v.detach() for k, v in logs.items()}
 
 
-__all__ = ['DACS', 'apply_ignore_regions', 'pseudo_label_and_weight']
+__all__ = ['DACS', 'imagenet_backbone_cfg', 'select_level']

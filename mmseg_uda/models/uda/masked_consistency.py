@@ -1,32 +1,37 @@
 """MIC: masked image consistency (Hoyer et al., CVPR 2023; reference
-``mmseg/models/uda/masking_consistency_module.py``)."""
-from typing import Callable, Dict, List, Optional, Sequence, Tuple
+``mmseg/models/uda/masking_consistency_module.py``).
+
+A stage of a self-training UDA method, not a loss: it builds its own batch
+and runs the student's forward on it, so it lives next to the method
+(``DACS(mic=dict(type='MaskedImageConsistency', ...))``)."""
+from typing import Dict, List, Optional, Tuple
 
 import torch
 import torch.nn as nn
 from mmseg.registry import MODELS
+from mmseg.structures import SegDataSample
 from mmseg.utils import OptConfigType
 from torch import Tensor
 from torch.profiler import record_function
 
-from ..utils.ddp import unwrap
-from ..utils.labelled_samples import labelled_samples
-from ..utils.strong_aug import StrongAugmentation
+from ..utils import DomainBatch, StrongAugmentation, labelled_samples, unwrap
+from .pseudo_labels import PseudoLabels
 
 
 @MODELS.register_module()
 class MaskedImageConsistency(nn.Module):
-    """The MIC loss of a self-training UDA method.
+    """The MIC stage of a self-training UDA method.
 
     The student predicts on a randomly block-masked (optionally colour
     jittered and blurred) copy of the target batch and is trained with the
     pseudo-labels and per-pixel weights that the EMA teacher produced on the
     unmasked images: ``loss_weight * q * CE(f(M * aug(x_T)), p)``. The host
-    method (``DACS(mic=dict(...))``) hands over the target batch, ``p`` and
-    ``q`` (and the source batch and a way to re-weight ``p`` at another
-    threshold); this module builds its batch from them (its own threshold,
-    source masking) and puts ``p``/``q`` in ``gt_sem_seg``/``seg_weight``
-    of its data samples, so the loss is the segmentor's own
+    method (``DACS(mic=dict(...))``) hands over the target batch and its
+    :obj:`PseudoLabels` (``p``, ``q`` and the teacher logits to re-weight
+    ``p`` at another threshold), and the source batch; this module builds
+    its batch from them (its own threshold, source masking) and puts
+    ``p``/``q`` in ``gt_sem_seg``/``seg_weight`` of its data samples, so
+    the loss is the segmentor's own
     (pixel-weighted) decode loss and any segmentor works:
     with ``HRDAEncoderDecoder`` the masked image takes the multi-resolution
     path (context, detail crop, fusion).
@@ -43,7 +48,7 @@ class MaskedImageConsistency(nn.Module):
             as DACS's strong augmentation (own random draws).
         pseudo_threshold: ``None`` shares the host's pseudo-label weight;
             a float recomputes the confidence weight with this threshold
-            from the same teacher prediction (the host's ``reweight``; 0.0:
+            from the same teacher prediction (``PseudoLabels.weight_at``; 0.0:
             weight 1 everywhere outside the ignore regions, i.e. no
             confidence weighting).
         mask_source: also mask the source batch (with its labels, weight 1)
@@ -100,85 +105,73 @@ class MaskedImageConsistency(nn.Module):
             return self.mask_generator.mask_image(img)
 
     @torch.no_grad()
-    def build_batch(
-        self,
-        target_img: Tensor,
-        target_samples: Sequence,
-        pseudo_label: Tensor,
-        pseudo_weight: Tensor,
-        reweight: Optional[Callable[[float], Tensor]] = None,
-        source: Optional[Tuple[Tensor, Tensor, Sequence]] = None
-    ) -> Tuple[Tensor, list]:
+    def build_batch(self,
+                    target: DomainBatch,
+                    pseudo: PseudoLabels,
+                    source: Optional[DomainBatch] = None
+                    ) -> Tuple[Tensor, List[SegDataSample]]:
         """Images and labelled samples of the MIC stage (before masking).
 
         Args:
-            target_img: ``(B, 3, H, W)`` normalised target images.
-            target_samples: their data samples (metainfo).
-            pseudo_label, pseudo_weight: the host's ``(B, H, W)``
-                pseudo-labels and weights.
-            reweight: ``threshold -> (B, H, W)`` weight of the same teacher
-                prediction with the host's ignore regions; needed with
-                ``pseudo_threshold``.
-            source: ``(images, (B, 1, H, W) labels, samples)`` of the source
-                batch; needed with ``mask_source`` (it precedes the target
-                batch, weight 1).
+            target (:obj:`DomainBatch`): the preprocessed target batch.
+            pseudo (:obj:`PseudoLabels`): the host's pseudo-labels of it;
+                with ``pseudo_threshold`` their teacher logits are
+                re-weighted at that threshold (same ignore regions).
+            source (:obj:`DomainBatch`, optional): the source batch, needed
+                with ``mask_source`` (it precedes the target batch, with its
+                labels and weight 1). Defaults to None.
 
         Returns:
             tuple: images and samples with ``gt_sem_seg``/``seg_weight``.
         """
-        if self.pseudo_threshold is not None:
-            if reweight is None:
-                raise ValueError('MaskedImageConsistency(pseudo_threshold='
-                                 f'{self.pseudo_threshold}) needs the '
-                                 "host's reweight function")
-            pseudo_weight = reweight(self.pseudo_threshold)
-        img, samples = target_img, list(target_samples)
-        label, weight = pseudo_label[:, None], pseudo_weight[:, None]
+        weight = (pseudo.weight if self.pseudo_threshold is None else
+                  pseudo.weight_at(self.pseudo_threshold))
+        img, samples = target.inputs, list(target.data_samples)
+        label, weight = pseudo.label[:, None], weight[:, None]
         if self.mask_source:
             if source is None:
                 raise ValueError('MaskedImageConsistency(mask_source=True) '
                                  'needs the source batch')
-            src_img, src_label, src_samples = source
-            img = torch.cat([src_img, img])
-            samples = list(src_samples) + samples
-            label = torch.cat([src_label, label])
+            img = torch.cat([source.inputs, img])
+            samples = list(source.data_samples) + samples
+            label = torch.cat([source.label, label])
             weight = torch.cat(
-                [torch.ones_like(src_label, dtype=weight.dtype), weight])
+                [torch.ones_like(source.label, dtype=weight.dtype), weight])
         return img, labelled_samples(samples, label, weight)
 
     def forward(self,
                 segmentor: nn.Module,
-                target_img: Tensor,
-                target_samples: Sequence,
-                pseudo_label: Tensor,
-                pseudo_weight: Tensor,
+                target: DomainBatch,
+                pseudo: PseudoLabels,
                 mean: Tensor,
                 std: Tensor,
-                reweight: Optional[Callable[[float], Tensor]] = None,
-                source: Optional[Tuple[Tensor, Tensor, Sequence]] = None,
+                source: Optional[DomainBatch] = None,
                 record: bool = False
                 ) -> Tuple[Dict[str, Tensor], Dict[str, Tensor]]:
         """Build the batch (:meth:`build_batch`), mask it and compute the
         student's loss on it.
 
         Args:
-            segmentor: the student (possibly DDP-wrapped; it is called, so
-                the call syncs gradients when the caller allows it).
-            target_img, target_samples, pseudo_label, pseudo_weight,
-                reweight, source: see :meth:`build_batch`.
-            mean, std: the preprocessor's normalisation, ``(3, 1, 1)``.
-            record: also return the student's prediction on the masked
-                images (a separate no-grad forward in eval mode, so the
-                training forward and its random draws are untouched).
+            segmentor (nn.Module): the student (possibly DDP-wrapped; it is
+                called, so the call syncs gradients when the caller allows
+                it).
+            target (:obj:`DomainBatch`): see :meth:`build_batch`.
+            pseudo (:obj:`PseudoLabels`): see :meth:`build_batch`.
+            mean (Tensor): the preprocessor's mean, ``(3, 1, 1)``.
+            std (Tensor): the preprocessor's std, ``(3, 1, 1)``.
+            source (:obj:`DomainBatch`, optional): see :meth:`build_batch`.
+                Defaults to None.
+            record (bool): also return the student's prediction on the
+                masked images (a separate no-grad forward in eval mode, so
+                the training forward and its random draws are untouched).
+                Defaults to False.
 
         Returns:
             tuple: the weighted losses (segmentor's keys) and a dict with
             ``masked_image``, ``mic_mask`` and, if ``record``,
             ``masked_pred`` (``(B, 1, H, W)`` argmax labels).
         """
-        img, samples = self.build_batch(target_img, target_samples,
-                                        pseudo_label, pseudo_weight,
-                                        reweight, source)
+        img, samples = self.build_batch(target, pseudo, source)
         masked_img, mask = self.masked_inputs(img, mean, std)
         losses = segmentor(masked_img, samples, mode='loss')
         if self.loss_weight != 1.0:
