@@ -56,9 +56,10 @@ BASELINE = {
 
 
 def train(config: str, roots: dict, work_dir: str, iters: int,
-          seed: int) -> dict:
-    """Train ``config`` for ``iters`` iterations with ``tools/train.py``;
-    returns the final val mIoU and the wall time."""
+          seed: int, extra_opts: tuple = ()) -> dict:
+    """Train ``config`` for ``iters`` iterations with ``tools/train.py``
+    (``extra_opts``: more ``--cfg-options``, applied last); returns the
+    final val mIoU and the wall time."""
     from mmseg_uda.datasets.synthetic import synthetic_root_options
     uda = Config.fromfile(config).train_dataloader.dataset.type == \
         'UDADataset'
@@ -70,7 +71,7 @@ def train(config: str, roots: dict, work_dir: str, iters: int,
         # the schedule follows the run length (warmup 10 %)
         f'param_scheduler.0.max_iters={iters}',
         f'param_scheduler.0.warmup_iters={max(iters // 10, 1)}',
-    ] + synthetic_root_options(roots, uda)
+    ] + synthetic_root_options(roots, uda) + list(extra_opts)
     env = dict(os.environ, PYTHONPATH=ROOT)
     env.setdefault('OMP_NUM_THREADS', '1')
     start = time.time()

@@ -64,6 +64,26 @@ def class_probabilities(sample_class_stats: List[dict],
     return classes, freq.numpy(), probs.numpy()
 
 
+def source_class_frequencies(stats: str, num_classes: int) -> np.ndarray:
+    """``(num_classes,)`` float64 pixel frequency of each class over the
+    labelled source pixels, from the converters' ``sample_class_stats.json``
+    (``stats``: the file or the dataset root holding it); 0 for classes not
+    in it. Raises :class:`RCSStatsError` naming the file when it is missing,
+    unreadable or names a class outside ``0..num_classes-1``."""
+    path = osp.join(stats, STATS_FILE) if osp.isdir(stats) else stats
+    entries = _load_json(path, 'the class statistics file')
+    if not isinstance(entries, list) or not entries:
+        raise RCSStatsError(f'{path!r} must hold a non-empty list')
+    classes, freq, _ = class_probabilities(entries, temperature=1.0)
+    bad = [c for c in classes if not 0 <= c < num_classes]
+    if bad:
+        raise RCSStatsError(f'{path!r}: class ids {bad} are outside the '
+                            f'{num_classes} classes')
+    out = np.zeros(num_classes, np.float64)
+    out[classes] = freq
+    return out
+
+
 class PathMatcher:
     """Match the label paths written in the statistics files (relative to
     the dataset root, absolute, or bare file names as in the reference) to

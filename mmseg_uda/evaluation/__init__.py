@@ -1,3 +1,3 @@
-from .metrics import ClassSubsetIoUMetric
+from .metrics import ClassSubsetIoUMetric, LabelFreeMetric
 
-__all__ = ['ClassSubsetIoUMetric']
+__all__ = ['ClassSubsetIoUMetric', 'LabelFreeMetric']

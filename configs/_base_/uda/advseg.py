@@ -23,5 +23,8 @@ uda = dict(
 # The scope prefix is needed: mmengine's Runner.wrap_model looks the type up
 # with MODEL_WRAPPERS.get, which ignores the default scope.
 model_wrapper_cfg = dict(type='UDADistributedDataParallel')
-# exact resume: the global random states of every rank in checkpoints
-custom_hooks = [dict(type='RandomStateHook')]
+# exact resume: the global random states of every rank in checkpoints;
+# label-free health at each validation (entropy, collapse alarm;
+# docs/model_selection.md)
+custom_hooks = [dict(type='RandomStateHook'),
+                dict(type='SelfTrainingHealthHook')]

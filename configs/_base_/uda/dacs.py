@@ -25,6 +25,10 @@ custom_hooks = [
     dict(type='UDAVisualizationHook', interval=1000),
     # exact resume: the global random states of every rank in checkpoints
     dict(type='RandomStateHook'),
+    # label-free health at each validation: confident share, teacher-student
+    # agreement, entropy, collapse alarm, self-training-off warning
+    # (docs/model_selection.md)
+    dict(type='SelfTrainingHealthHook'),
 ]
 # Each trainable child (the student) in its own DDP; the model's own
 # train_step runs (several backward passes, one gradient sync).

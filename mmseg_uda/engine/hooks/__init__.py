@@ -5,10 +5,11 @@ from .nonfinite_guard_hook import NonFiniteGuardHook
 from .preemption_hook import PreemptionHook
 from .random_state_hook import RandomStateHook
 from .safe_checkpoint_hook import SafeCheckpointHook
+from .self_training_health_hook import SelfTrainingHealthHook
 from .uda_visualization_hook import UDAVisualizationHook
 
 __all__ = [
     'BadSampleHook', 'EMATeacherHook', 'MatmulPrecisionHook',
     'NonFiniteGuardHook', 'PreemptionHook', 'RandomStateHook',
-    'SafeCheckpointHook', 'UDAVisualizationHook'
+    'SafeCheckpointHook', 'SelfTrainingHealthHook', 'UDAVisualizationHook'
 ]

@@ -1,3 +1,4 @@
 from .class_subset_iou_metric import ClassSubsetIoUMetric
+from .label_free_metric import LabelFreeMetric
 
-__all__ = ['ClassSubsetIoUMetric']
+__all__ = ['ClassSubsetIoUMetric', 'LabelFreeMetric']
