@@ -7,6 +7,7 @@ registers every module of the plugin into mmseg's registries
 """
 from .utils import (
                     allow_mmengine_checkpoints,
+                    allow_switching_off_default_hooks,
                     check_versions,
                     install_mmcv_lite_shim,
 )
@@ -15,6 +16,7 @@ from .version import __version__
 check_versions()
 install_mmcv_lite_shim()
 allow_mmengine_checkpoints()
+allow_switching_off_default_hooks()
 
 from . import datasets, engine, evaluation, models  # noqa: E402,F401
 

@@ -18,6 +18,13 @@ QUICKSTART_SOURCE_ONLY = osp.join(
     'configs/quickstart/source-only_mit-tiny_1xb2-1k_synthetic-128x128.py')
 
 
+def mmseg_tool(name: str) -> str:
+    """Path of mmseg's own ``tools/<name>`` (shipped in its package as
+    ``mmseg/.mim/tools``: what ``mim train mmsegmentation`` runs)."""
+    import mmseg
+    return osp.join(osp.dirname(mmseg.__file__), '.mim', 'tools', name)
+
+
 def data_options(roots: dict) -> dict:
     """``--cfg-options`` that point a synthetic config at ``roots``."""
     opts = {

@@ -196,34 +196,15 @@ def relax_deterministic_algorithms() -> None:
     torch.use_deterministic_algorithms(True, warn_only=True)
 
 
-def drop_disabled_default_hooks(cfg) -> list:
-    """Remove the ``default_hooks`` entries set to None (a hook switched
-    off, e.g. ``--cfg-options default_hooks.preemption=None``); returns
-    their keys.
-
-    Gap in mmengine 0.10: ``Runner.register_default_hooks`` accepts None
-    only for its own six keys and fails an ``assert`` for any other key
-    (here ``preemption``, ``nonfinite``, ``bad_samples``).
-    """
-    hooks = cfg.get('default_hooks') or {}
-    disabled = [key for key, hook in hooks.items() if hook is None]
-    builtin = ('runtime_info', 'timer', 'sampler_seed', 'logger',
-               'param_scheduler', 'checkpoint')
-    for key in disabled:
-        if key not in builtin:  # mmengine removes its own ones itself
-            hooks.pop(key)
-    return disabled
-
-
 def load_config(args):
     """The config of ``args.config`` as the command line makes it: the
-    launcher, ``--cfg-options`` merged, hooks set to None removed, the work
-    dir resolved (CLI > config > ``./work_dirs/<config name>``)."""
+    launcher, ``--cfg-options`` merged, the work dir resolved (CLI > config >
+    ``./work_dirs/<config name>``). A default hook set to None stays in the
+    config (mmseg_uda lets mmengine switch it off, ``utils/compat.py``)."""
     from mmengine.config import Config
     cfg = Config.fromfile(args.config)
     cfg.launcher = args.launcher
     if args.cfg_options is not None:
         cfg.merge_from_dict(args.cfg_options)
-    drop_disabled_default_hooks(cfg)
     cfg.work_dir = default_work_dir(cfg, args.config, args.work_dir)
     return cfg

@@ -98,3 +98,46 @@ def allow_mmengine_checkpoints() -> None:
     if add is None:  # torch < 2.4 loads without the weights-only check
         return
     add(mmengine_checkpoint_globals())
+
+
+#: The keys of mmengine 0.10's own default hooks
+#: (``Runner.register_default_hooks``): a None value pops them natively.
+MMENGINE_DEFAULT_HOOKS = ('runtime_info', 'timer', 'sampler_seed', 'logger',
+                          'param_scheduler', 'checkpoint')
+
+
+def allow_switching_off_default_hooks() -> None:
+    """Let ``default_hooks.<key>=None`` (config or ``--cfg-options``) switch
+    off any default hook: the plugin's ``preemption``, ``nonfinite``,
+    ``bad_samples`` and mmseg's ``visualization`` as well as mmengine's own.
+
+    Gap in mmengine 0.10: ``Runner.register_default_hooks`` documents that a
+    None value removes the hook, but fails an ``assert`` for a key that is
+    not one of its own six (:data:`MMENGINE_DEFAULT_HOOKS`), and offers no
+    other switch (``custom_hooks`` is a list: no None). Its own keys keep its
+    behaviour (it pops their defaults); for the others the None entry is
+    dropped before mmengine merges. Done at ``import mmseg_uda``, i.e. by the
+    config's ``custom_imports`` when the config is loaded, so every entry
+    point gets it: the plugin's ``tools/train.py``, mmseg's ``train.py``
+    (``mim train``) and ``Runner.from_cfg(cfg).train()``. Idempotent.
+    """
+    import functools
+
+    from mmengine.runner import Runner
+
+    original = Runner.register_default_hooks
+    if getattr(original, 'drops_disabled_hooks', False):
+        return
+
+    @functools.wraps(original)
+    def register_default_hooks(self, hooks=None):
+        if hooks is not None:
+            hooks = {
+                name: hook
+                for name, hook in hooks.items()
+                if hook is not None or name in MMENGINE_DEFAULT_HOOKS
+            }
+        return original(self, hooks)
+
+    register_default_hooks.drops_disabled_hooks = True
+    Runner.register_default_hooks = register_default_hooks
