@@ -2,6 +2,11 @@ import pytest
 import torch
 from mmengine.registry import init_default_scope
 
+# The plugin first: it installs the mmcv-lite shim that mmseg's models and
+# utils need (mmseg_uda.utils.compat), so a test module that imports mmseg
+# directly runs alone (``pytest FILE``) as well as in the suite.
+import mmseg_uda  # noqa: E402,F401
+
 
 @pytest.fixture(autouse=True, scope='session')
 def mmseg_default_scope():

@@ -10,6 +10,8 @@ from mmengine.config import Config
 from mmengine.structures import PixelData
 from mmseg.structures import SegDataSample
 
+from tests.processes import run_process_tree
+
 REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
 QUICKSTART_DACS = osp.join(
     REPO, 'configs/quickstart/daformer_mit-tiny_1xb2-1k_synthetic-128x128.py')
@@ -98,7 +100,7 @@ def run_tool(args, env_extra=None, timeout=900):
     env = dict(os.environ, OMP_NUM_THREADS='1', PYTHONPATH=REPO)
     env.update(env_extra or {})
     cmd = args if args[0].endswith('.sh') else [sys.executable, *args]
-    return subprocess.run(
+    return run_process_tree(
         cmd, cwd=REPO, env=env, stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT, text=True, timeout=timeout)
 

@@ -2,10 +2,10 @@ import json
 import os
 import os.path as osp
 import socket
-import subprocess
 import sys
 
 from mmseg_uda.datasets import UDASampler
+from tests.processes import run_process_tree
 from tests.test_datasets.dist_sampler_worker import Pairs, take
 
 WORKER = osp.join(osp.dirname(osp.abspath(__file__)), 'dist_sampler_worker.py')
@@ -42,8 +42,8 @@ def test_two_gloo_processes_shard_disjoint_cover_and_resume(tmp_path):
         '--master_addr=127.0.0.1', f'--master_port={_free_port()}', WORKER,
         str(tmp_path)
     ]
-    res = subprocess.run(cmd, env=env, capture_output=True, text=True,
-                         timeout=300)
+    res = run_process_tree(cmd, env=env, capture_output=True, text=True,
+                           timeout=300)
     assert res.returncode == 0, res.stdout + res.stderr
     out = []
     for rank in range(2):

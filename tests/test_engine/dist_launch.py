@@ -7,6 +7,7 @@ import subprocess
 import sys
 
 from tests.helpers import REPO
+from tests.processes import run_process_tree
 
 WORKER = os.path.join(REPO, 'tests', 'test_engine', 'dist_worker.py')
 
@@ -18,9 +19,11 @@ def free_port() -> int:
 
 
 def launch(mode: str, roots: dict, out, nproc: int = 2, timeout=600,
-           extra=()):
+           extra=(), worker=WORKER):
     """Run the worker under ``torch.distributed.run``; returns the
-    completed process (output in ``stdout``)."""
+    completed process (output in ``stdout``). On a timeout the launcher and
+    its workers are all ended (``run_process_tree``) before
+    ``TimeoutExpired`` is raised."""
     roots_json = os.path.join(str(out), 'roots.json')
     with open(roots_json, 'w') as f:
         json.dump(roots, f)
@@ -29,7 +32,7 @@ def launch(mode: str, roots: dict, out, nproc: int = 2, timeout=600,
                                                              ''))
     cmd = [sys.executable, '-m', 'torch.distributed.run',
            f'--nproc_per_node={nproc}', f'--master_port={free_port()}',
-           WORKER, mode, roots_json, str(out), *extra]
-    return subprocess.run(cmd, cwd=REPO, env=env, stdout=subprocess.PIPE,
-                          stderr=subprocess.STDOUT, text=True,
-                          timeout=timeout)
+           worker, mode, roots_json, str(out), *extra]
+    return run_process_tree(cmd, cwd=REPO, env=env, stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, text=True,
+                            timeout=timeout)

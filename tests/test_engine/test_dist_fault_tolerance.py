@@ -28,6 +28,7 @@ import torch
 
 from tests.e2e_helpers import FAST_CONFIG_ENV
 from tests.helpers import REPO
+from tests.processes import kill_process_tree
 from tests.test_engine.dist_hooks import read_losses
 from tests.test_engine.dist_launch import free_port, launch
 from tests.test_engine.ft_helpers import assert_states_equal, daformer_cfg
@@ -66,7 +67,7 @@ def dist_train(cfg_path, work_dir, nodes=1, resume=False, timeout=400):
     finally:
         for proc in procs:
             if proc.poll() is None:
-                proc.kill()
+                kill_process_tree(proc.pid)
     for proc, out in zip(procs, outs):
         assert proc.returncode == 0, out[-5000:]
     return '\n'.join(outs)

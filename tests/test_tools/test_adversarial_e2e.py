@@ -5,7 +5,6 @@ run through tools/dist_train.sh."""
 import copy
 import os
 import os.path as osp
-import subprocess
 import sys
 
 import pytest
@@ -18,6 +17,7 @@ from tests.e2e_helpers import (
     resumed_run,
     tiny_adversarial_cfg,
 )
+from tests.processes import run_process_tree
 from tests.test_engine.dist_launch import free_port
 
 
@@ -73,7 +73,7 @@ def test_two_gloo_processes_keep_ranks_identical(name, small_roots, tmp_path):
     env = dict(os.environ, OMP_NUM_THREADS='1', PYTHON=sys.executable,
                PORT=str(free_port()))
     env['PYTHONPATH'] = REPO + os.pathsep + env.get('PYTHONPATH', '')
-    res = subprocess.run(
+    res = run_process_tree(
         ['bash', osp.join(REPO, 'tools', 'dist_train.sh'), cfg_path, '2'],
         cwd=REPO, env=env, capture_output=True, text=True, timeout=300)
     assert res.returncode == 0, res.stdout[-3000:] + res.stderr[-5000:]

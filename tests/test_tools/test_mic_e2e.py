@@ -5,7 +5,6 @@ processes through tools/dist_train.sh."""
 import copy
 import os
 import os.path as osp
-import subprocess
 import sys
 
 import pytest
@@ -21,6 +20,7 @@ from tests.e2e_helpers import (
     resumed_run,
     tiny_mic_cfg,
 )
+from tests.processes import run_process_tree
 from tests.test_engine.dist_launch import free_port
 
 
@@ -74,7 +74,7 @@ def test_two_gloo_processes_keep_ranks_identical(small_roots, tmp_path):
     env = dict(os.environ, OMP_NUM_THREADS='1', PYTHON=sys.executable,
                PORT=str(free_port()), **{FAST_CONFIG_ENV: '1'})
     env['PYTHONPATH'] = REPO + os.pathsep + env.get('PYTHONPATH', '')
-    res = subprocess.run(
+    res = run_process_tree(
         ['bash', osp.join(REPO, 'tools', 'dist_train.sh'), cfg_path, '2'],
         cwd=REPO, env=env, capture_output=True, text=True, timeout=300)
     log = res.stdout + res.stderr
