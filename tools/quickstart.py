@@ -285,7 +285,6 @@ def train_run(name: str, config: str, roots: Dict[str, str], work_dir: str,
     returns the run record (checkpoint, timings, validation history)."""
     from mmengine.runner import Runner
 
-    from config_validation import validate_uda_config
     settings = dict(config=osp.relpath(config, config_dir()),
                     iters=args.iters, val_interval=args.val_interval,
                     seed=args.seed, data=osp.abspath(roots['gta']))
@@ -300,7 +299,6 @@ def train_run(name: str, config: str, roots: Dict[str, str], work_dir: str,
             return record
     cfg = build_cfg(config, roots, work_dir, args.iters, args.val_interval,
                     args.seed, args.workers)
-    validate_uda_config(cfg)
     os.makedirs(work_dir, exist_ok=True)
     progress = ProgressHook(name, out, args.iters)
     t0 = time.time()

@@ -5,9 +5,7 @@ import argparse
 from mmengine.runner import Runner
 
 import mmseg_uda  # noqa: F401  (registers the plugin)
-from mmseg_uda.datasets.data_checks import check_runner_datasets
 
-from config_validation import validate_data_folders
 from launch_utils import (
     load_config,
     parse_launch_args,
@@ -68,10 +66,9 @@ def main():
         cfg.test_evaluator['output_dir'] = args.out
         cfg.test_evaluator['keep_results'] = True
     setup_cpu_distributed(cfg, args.launcher)
-    validate_data_folders(cfg, ('test_dataloader', ))
     runner = Runner.from_cfg(cfg)
-    # Size logged; labels and class counts checked before the first batch.
-    check_runner_datasets(runner, 'test')
+    # Size logged, labels checked before the first batch: PreflightCheckHook
+    # (default_hooks.preflight).
     runner.test()
 
 

@@ -7,9 +7,7 @@ from mmengine.logging import print_log
 from mmengine.runner import Runner
 
 import mmseg_uda  # noqa: F401  (registers the plugin)
-from mmseg_uda.datasets.data_checks import check_runner_datasets
 
-from config_validation import validate_uda_config
 from launch_utils import (
     apply_randomness,
     enable_amp,
@@ -61,8 +59,6 @@ def main():
     cfg.resume = args.resume
     randomness = apply_randomness(cfg, args.seed, args.deterministic,
                                   args.diff_rank_seed)
-    # Fail before building anything if the UDA pieces do not fit together.
-    validate_uda_config(cfg)
     setup_cpu_distributed(cfg, args.launcher)
 
     if 'runner_type' in cfg:
@@ -72,9 +68,8 @@ def main():
         runner = Runner.from_cfg(cfg)
     if randomness.get('deterministic'):
         relax_deterministic_algorithms()
-    # Sizes logged; labels, RCS statistics and class counts checked against
-    # the built datasets (which runner.train() then reuses).
-    check_runner_datasets(runner, 'train')
+    # The config and the data are checked by PreflightCheckHook
+    # (default_hooks.preflight) before the first iteration.
     runner.train()
 
 

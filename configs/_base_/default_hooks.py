@@ -23,4 +23,8 @@ default_hooks = dict(
     nonfinite=dict(type='NonFiniteGuardHook', action='raise'),
     # unreadable training samples replaced by the dataset: logged, counted,
     # training stops past the limit
-    bad_samples=dict(type='BadSampleHook', max_bad_samples=100))
+    bad_samples=dict(type='BadSampleHook', max_bad_samples=100),
+    # the config and the data checked before the first iteration (and
+    # before validation/testing), in every entry point; max_samples: files
+    # per dataset decoded (docs/own_data.md)
+    preflight=dict(type='PreflightCheckHook', max_samples=64))

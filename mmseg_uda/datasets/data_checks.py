@@ -1,59 +1,65 @@
 """Checks of the built datasets before the first iteration.
 
-``tools/train.py`` and ``tools/test.py`` call :func:`check_runner_datasets`
-after building the runner: it builds the data loaders that the run will use
-(mmengine builds them on first access; ``Runner.train()`` then reuses them)
-and, instead of failing hours into a run:
+:class:`~mmseg_uda.engine.hooks.PreflightCheckHook` (declared in
+``configs/_base_/default_hooks.py``) calls :func:`check_runner_datasets`
+before training, validation or testing, whatever the entry point: it
+checks the data loaders the run uses (built by mmengine before the hook
+runs) and, instead of failing hours into a run:
 
 - logs the size of every dataset (and the bad samples left out), and warns
   about image files that the suffix leaves out (e.g. ``.JPG`` files next to
   ``img_suffix='.jpg'``);
 - checks that the image and label files of every sample exist (all of
   them: a ``stat`` per file), and, on an evenly spread sample of at most
-  ``max_samples`` files per dataset, that images and labels are readable,
-  have the same size and hold only class ids of the dataset or its ignore
-  index;
-- checks that the rare class sampling statistics equal a direct count of
-  the sampled source labels (stale statistics, or statistics written for
-  fewer classes, would make RCS draw the wrong images);
-- checks that the heads and every dataset agree on the number of classes.
+  ``max_samples`` files per dataset, that images and labels decode as the
+  dataset's own pipeline decodes them (its ``LoadImageFromFile`` and
+  ``LoadAnnotations``: same backend, so a file that passes here is a file
+  training can read), have the same size and hold only class ids of the
+  dataset or its ignore index;
+- checks that the rare class sampling statistics can be read
+  (``RareClassSampling``, built on first use by ``UDADataset``) and equal
+  a direct count of the sampled source labels (stale statistics, or
+  statistics written for fewer classes, would make RCS draw the wrong
+  images).
 
-Every problem is reported at once (:class:`DataCheckError`, a
-``ValueError``), each naming the file and the config key to fix.
+The class counts of heads and datasets are checked on the config
+(:mod:`mmseg_uda.engine.config_validation`). Every problem is reported at
+once (:class:`DataCheckError`, a ``ValueError``), each naming the file and
+the config key to fix.
 """
 import os.path as osp
 from typing import Dict, List, Optional, Tuple
 
 import numpy as np
 from mmengine.logging import print_log
-from PIL import Image
 
 from .checked_dataset import (
     LabelValueError,
     check_label_values,
     describe_other_files,
 )
+from .rare_class_sampling import RCSStatsError
+from .transforms.loading import read_image
 
 #: Default number of files per dataset whose content is checked.
 DEFAULT_MAX_SAMPLES = 64
-_EXIF_ORIENTATION = 0x0112
 
 
 class DataCheckError(ValueError):
     """The data of a run does not fit its config."""
 
 
-def _unwrap(obj):
-    return getattr(obj, 'module', obj)
-
-
 def runner_datasets(runner, mode: str) -> List[Tuple[str, str, object]]:
     """``(name, config key, dataset)`` of the datasets a ``mode`` run uses:
     ``'train'``: the training set(s) (``source``/``target`` of a
-    ``UDADataset``) and the validation set; ``'test'``: the test set."""
+    ``UDADataset``) and the validation set; ``'val'``: the validation set;
+    ``'test'``: the test set."""
     out = []
     cfg = runner.cfg
-    if mode == 'train':
+    if mode == 'val':
+        out.append(('val', 'val_dataloader.dataset',
+                    runner.val_dataloader.dataset))
+    elif mode == 'train':
         ds = runner.train_dataloader.dataset
         key = 'train_dataloader.dataset'
         if hasattr(ds, 'source') and hasattr(ds, 'target'):
@@ -68,7 +74,8 @@ def runner_datasets(runner, mode: str) -> List[Tuple[str, str, object]]:
         out.append(('test', 'test_dataloader.dataset',
                     runner.test_dataloader.dataset))
     else:
-        raise ValueError(f"mode must be 'train' or 'test', got {mode!r}")
+        raise ValueError(
+            f"mode must be 'train', 'val' or 'test', got {mode!r}")
     return out
 
 
@@ -80,25 +87,34 @@ def sample_indices(n: int, max_samples: int) -> List[int]:
     return sorted({int(i) for i in np.linspace(0, n - 1, max_samples)})
 
 
-def image_size(path: str) -> Tuple[int, int]:
-    """(H, W) of an image as OpenCV decodes it (EXIF orientation applied),
-    from the header only."""
-    with Image.open(path) as im:
-        w, h = im.size
-        if im.getexif().get(_EXIF_ORIENTATION, 1) in (5, 6, 7, 8):
-            w, h = h, w
-    return h, w
+def pipeline_loaders(ds) -> tuple:
+    """(image loader, label loader) of a dataset's pipeline: its first
+    mmcv ``LoadImageFromFile`` and ``LoadAnnotations`` (subclasses
+    included; None where there is none), which the checks decode with."""
+    from mmcv.transforms import LoadAnnotations, LoadImageFromFile
+    image = label = None
+    for t in getattr(getattr(ds, 'pipeline', None), 'transforms', ()) or ():
+        if image is None and isinstance(t, LoadImageFromFile):
+            image = t
+        if label is None and isinstance(t, LoadAnnotations):
+            label = t
+    return image, label
 
 
-def load_label(info: dict) -> np.ndarray:
-    """The label of a data info as mmseg's ``LoadAnnotations`` gives it to
-    training (Pillow decoding, ``reduce_zero_label``, ``label_map``), but
-    without its ``uint8`` cast, which would wrap values above 255."""
+def load_label(info: dict, loader=None) -> np.ndarray:
+    """The label of a data info as mmseg's ``LoadAnnotations`` (``loader``,
+    the dataset's own, or its defaults) gives it to training (its
+    ``imdecode_backend``, Pillow by default; ``reduce_zero_label``,
+    ``label_map``), but without its ``uint8`` cast, which would wrap values
+    above 255."""
     import mmcv
     from mmengine import fileio
     label = mmcv.imfrombytes(
-        fileio.get(info['seg_map_path']), flag='unchanged',
-        backend='pillow').squeeze().astype(np.int64)
+        fileio.get(info['seg_map_path'],
+                   backend_args=getattr(loader, 'backend_args', None)),
+        flag='unchanged',
+        backend=getattr(loader, 'imdecode_backend', 'pillow')).squeeze()
+    label = label.astype(np.int64)
     if info.get('reduce_zero_label'):
         label[label == 0] = 255
         label = label - 1
@@ -166,6 +182,7 @@ def _check_labels(key: str, ds, infos: List[dict], indices: List[int],
             'label in bad_samples.json so that the dataset leaves them out.')
     num_classes = _num_classes(ds)
     ignore = getattr(ds, 'ignore_index', 255)
+    image_loader, label_loader = pipeline_loaders(ds)
     labels = {}
     for i in indices:
         info = infos[i]
@@ -173,16 +190,15 @@ def _check_labels(key: str, ds, infos: List[dict], indices: List[int],
                 and osp.isfile(info['img_path'])):
             continue
         try:
-            label = load_label(info)
+            label = load_label(info, label_loader)
         except Exception as e:  # noqa: BLE001 (reported)
             errors.append(f'{key}: cannot read label file '
                           f'{info["seg_map_path"]!r}: {e}')
             continue
         try:
-            size = image_size(info['img_path'])
-        except Exception as e:  # noqa: BLE001 (reported)
-            errors.append(f'{key}: cannot read image file '
-                          f'{info["img_path"]!r}: {e}')
+            size = read_image(info['img_path'], image_loader).shape[:2]
+        except OSError as e:
+            errors.append(f'{key}: {e}')
             continue
         if label.ndim != 2:
             errors.append(
@@ -207,16 +223,17 @@ def _check_labels(key: str, ds, infos: List[dict], indices: List[int],
     return labels
 
 
-def _check_images(key: str, infos: List[dict], indices: List[int],
+def _check_images(key: str, ds, infos: List[dict], indices: List[int],
                   errors: List[str]) -> None:
+    loader, _ = pipeline_loaders(ds)
     for i in indices:
         path = infos[i]['img_path']
         if not osp.isfile(path):
             continue
         try:
-            image_size(path)
-        except Exception as e:  # noqa: BLE001 (reported)
-            errors.append(f'{key}: cannot read image file {path!r}: {e}')
+            read_image(path, loader)
+        except OSError as e:
+            errors.append(f'{key}: {e}')
 
 
 def _check_rcs(key: str, rcs, labels: Dict[int, np.ndarray], ds,
@@ -244,47 +261,27 @@ def _check_rcs(key: str, rcs, labels: Dict[int, np.ndarray], ds,
             return
 
 
-def _model_classes(runner) -> List[Tuple[str, int]]:
-    model = _unwrap(runner.model)
-    out = []
-    heads = [('model.decode_head', getattr(model, 'decode_head', None))]
-    aux = getattr(_unwrap(getattr(model, 'student', model)),
-                  'auxiliary_head', None)
-    if isinstance(aux, (list, tuple)):
-        heads += [(f'model.auxiliary_head[{i}]', h) for i, h in
-                  enumerate(aux)]
-    elif aux is not None:
-        heads.append(('model.auxiliary_head', aux))
-    for key, head in heads:
-        n = getattr(head, 'num_classes', None)
-        if n is not None:
-            out.append((f'{key}.num_classes', int(n)))
-    return out
+def _rare_class_sampling(key: str, train_ds, errors: List[str]):
+    """The built rare class sampling of a ``UDADataset`` (None when off);
+    its statistics files are read here, and a problem with them is
+    reported with the others instead of stopping the checks."""
+    try:
+        return getattr(train_ds, 'rcs', None)
+    except RCSStatsError as e:
+        errors.append(f'{key}.rare_class_sampling: {e}')
+        return None
 
 
-def check_runner_datasets(runner, mode: str = 'train',
-                          max_samples: Optional[int] = None) -> None:
-    """Build the data of a ``mode`` run of ``runner`` and check it (see the
-    module docstring); raise :class:`DataCheckError` listing every problem.
-
-    Args:
-        runner: an mmengine ``Runner`` (before ``train()``/``test()``).
-        mode: ``'train'`` or ``'test'``.
-        max_samples: files per dataset whose content is read; defaults to
-            ``cfg.data_check.max_samples`` or 64.
-    """
-    if max_samples is None:
-        max_samples = (runner.cfg.get('data_check') or {}).get(
-            'max_samples', DEFAULT_MAX_SAMPLES)
+def data_errors(runner, mode: str = 'train',
+                max_samples: int = DEFAULT_MAX_SAMPLES) -> List[str]:
+    """The problems of the data of a ``mode`` run of ``runner`` (see the
+    module docstring), one message each; the sizes and the warnings are
+    logged."""
     errors: List[str] = []
     warnings: List[str] = []
-    counts = _model_classes(runner)
     train_ds = runner.train_dataloader.dataset if mode == 'train' else None
     for name, key, ds in runner_datasets(runner, mode):
         _log_size(name, key, ds, warnings)
-        n = _num_classes(ds)
-        if n is not None:
-            counts.append((f'{key} ({type(ds).__name__}) classes', n))
         indices = sample_indices(len(ds), max_samples)
         if not hasattr(ds, 'get_data_info'):
             continue  # not an mmengine dataset: nothing more to check
@@ -293,18 +290,36 @@ def check_runner_datasets(runner, mode: str = 'train',
             continue
         _check_images_exist(key, infos, errors)
         if not infos or 'seg_map_path' not in infos[0]:
-            _check_images(key, infos, indices, errors)
+            _check_images(key, ds, infos, indices, errors)
             continue
-        rcs = getattr(train_ds, 'rcs', None) if name == 'source' else None
+        rcs = None
+        if name == 'source':
+            rcs = _rare_class_sampling('train_dataloader.dataset', train_ds,
+                                       errors)
         labels = _check_labels(key, ds, infos, indices, errors)
+        n = _num_classes(ds)
         if rcs is not None and n:
             _check_rcs('train_dataloader.dataset', rcs, labels, ds, n,
                        errors)
-    if len({n for _, n in counts}) > 1:
-        errors.append('the number of classes differs: ' + ', '.join(
-            f'{k} = {n}' for k, n in counts))
     for w in warnings:
         print_log(w, logger='current', level=30)
+    return errors
+
+
+def check_runner_datasets(runner, mode: str = 'train',
+                          max_samples: int = DEFAULT_MAX_SAMPLES) -> None:
+    """Check the data of a ``mode`` run of ``runner`` (see the module
+    docstring); raise :class:`DataCheckError` listing every problem.
+
+    Args:
+        runner: an mmengine ``Runner`` whose data loaders of ``mode`` are
+            built or can be built.
+        mode: ``'train'`` (training and validation sets), ``'val'`` or
+            ``'test'``.
+        max_samples: files per dataset whose content is decoded.
+            Defaults to 64.
+    """
+    errors = data_errors(runner, mode, max_samples)
     if errors:
         raise DataCheckError(
             'The data does not fit the config (checked before the first '

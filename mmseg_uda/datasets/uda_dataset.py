@@ -38,7 +38,7 @@ from .bad_samples import (
     load_or_replace,
 )
 from .dataset_files import BAD_SAMPLES_FILE
-from .rare_class_sampling import RareClassSampling
+from .rare_class_sampling import RareClassSampling, RCSStatsError
 from .samplers.uda_sampler import TARGET_STREAM, UDAIndex, stream_index
 
 SOURCE_BRANCH = 0
@@ -92,7 +92,8 @@ class UDADataset(torch.utils.data.Dataset):
         rare_class_sampling (dict, optional): enables rare class sampling of
             the source: ``dict(class_temp=0.01, min_pixels=3000,
             min_crop_ratio=0.5, stats_dir=None)``; ``stats_dir`` defaults to
-            the source ``data_root`` (see :class:`RareClassSampling`).
+            the source ``data_root`` (see :class:`RareClassSampling`; its
+            files are read on first use of :attr:`rcs`).
         seed (int): seed used for plain-int indices. Defaults to 0.
         lazy_init (bool): defer :meth:`full_init`. Defaults to False.
         bad_samples_file (str, optional): the converters' bad-sample report,
@@ -119,16 +120,9 @@ class UDADataset(torch.utils.data.Dataset):
         self.seed = int(seed)
         self.bad_samples_file = bad_samples_file
         self.max_replacements = int(max_replacements)
-        self.rcs: Optional[RareClassSampling] = None
-        src_classes = self.source.metainfo.get('classes')
-        tgt_classes = self.target.metainfo.get('classes')
-        if src_classes is None or tgt_classes is None or len(
-                src_classes) != len(tgt_classes):
-            raise ValueError(
-                'UDADataset: source and target must have the same number of '
-                f'classes, got {len(src_classes or ())} '
-                f'({type(self.source).__name__}) and {len(tgt_classes or ())}'
-                f' ({type(self.target).__name__})')
+        self._rcs: Optional[RareClassSampling] = None
+        # The class counts of source, target and heads are checked on the
+        # config, before training (engine/config_validation.py).
         loader = _loads_labels(self.target)
         if loader is not None:
             raise ValueError(
@@ -154,23 +148,37 @@ class UDADataset(torch.utils.data.Dataset):
             # Before rare class sampling, which indexes the source samples.
             for dataset in (self.source, self.target):
                 exclude_reported_bad_samples(dataset, self.bad_samples_file)
-        if self.rcs_cfg is not None:
+        self._fully_initialized = True
+
+    @property
+    def rcs(self) -> Optional[RareClassSampling]:
+        """The rare class sampling state (None when off), built from the
+        statistics files on first use: by the checks before training
+        (``PreflightCheckHook``, which reports a missing or stale file
+        together with the other problems of the data) or by the sampler's
+        first draw.
+
+        Raises:
+            RCSStatsError: naming the statistics file and what is wrong.
+        """
+        if self._rcs is None and self.rcs_cfg is not None:
+            self.full_init()
             cfg = dict(self.rcs_cfg)
             stats_dir = cfg.pop('stats_dir', None) or self.source.data_root
             if not stats_dir:
-                raise ValueError(
+                raise RCSStatsError(
                     'rare_class_sampling needs stats_dir (or a source '
                     'data_root holding the statistics files)')
             seg_maps = [
                 self.source.get_data_info(i).get('seg_map_path', '')
                 for i in range(len(self.source))
             ]
-            self.rcs = RareClassSampling(
+            self._rcs = RareClassSampling(
                 seg_maps,
                 stats_dir,
                 num_classes=len(self.source.metainfo['classes']),
                 **cfg)
-        self._fully_initialized = True
+        return self._rcs
 
     def __len__(self) -> int:
         return len(self.source)
@@ -203,10 +211,11 @@ class UDADataset(torch.utils.data.Dataset):
         replaced = BAD_SAMPLE_KEY in source['data_samples'].metainfo
         # A stand-in for an unreadable image was not drawn for the rare
         # class: no re-crops for the class then.
-        if cls >= 0 and self.rcs is not None and not replaced:
-            for attempt in range(1, self.rcs.max_recrops + 1):
+        rcs = self.rcs if cls >= 0 else None
+        if rcs is not None and not replaced:
+            for attempt in range(1, rcs.max_recrops + 1):
                 gt = source['data_samples'].gt_sem_seg.data
-                if int((gt == cls).sum()) > self.rcs.crop_min_pixels:
+                if int((gt == cls).sum()) > rcs.crop_min_pixels:
                     break
                 source = self._prepare(self.source, src_idx, seed, k,
                                        SOURCE_BRANCH, attempt)

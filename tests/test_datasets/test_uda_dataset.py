@@ -86,17 +86,27 @@ def test_target_pipeline_loading_labels_is_an_error(uda_cfg):
 
 
 def test_class_count_mismatch_is_an_error(uda_cfg):
-    cfg = copy.deepcopy(uda_cfg.train_dataloader.dataset)
-    cfg.source.metainfo = dict(classes=('road', 'sky'))
-    with pytest.raises(ValueError, match='number of classes'):
-        DATASETS.build(cfg)
+    """Checked on the config, before training (PreflightCheckHook)."""
+    from mmseg_uda.engine.config_validation import (
+        UDAConfigError,
+        validate_uda_config,
+    )
+    cfg = copy.deepcopy(uda_cfg)
+    cfg.train_dataloader.dataset.source.metainfo = dict(
+        classes=('road', 'sky'))
+    with pytest.raises(UDAConfigError,
+                       match=r'train_dataloader.dataset.source .* = 2'):
+        validate_uda_config(cfg)
 
 
 def test_missing_stats_is_an_error(uda_cfg, tmp_path):
+    """Raised when the statistics are first used (the checks before
+    training, or the sampler's first draw), naming the file."""
     cfg = copy.deepcopy(uda_cfg.train_dataloader.dataset)
     cfg.rare_class_sampling.stats_dir = str(tmp_path)
+    dataset = DATASETS.build(cfg)
     with pytest.raises(RuntimeError, match='sample_class_stats.json'):
-        DATASETS.build(cfg)
+        assert dataset.rcs
 
 
 @pytest.mark.parametrize('dataset_type',

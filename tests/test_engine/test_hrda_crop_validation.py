@@ -1,17 +1,18 @@
 """HRDA's detail crop: every side of the detail crop and of the training
 crop must be a multiple of ``crop_coord_divisible``, in config validation
-(``tools/train.py``) and when the model is built directly."""
+(``PreflightCheckHook``) and when the model is built directly."""
 import os.path as osp
 
 import pytest
 from mmengine.config import Config
 from mmseg.registry import MODELS
 
-from tests.helpers import REPO, load_tool
+from mmseg_uda.engine.config_validation import (
+    UDAConfigError,
+    validate_uda_config,
+)
+from tests.helpers import REPO
 
-_validation = load_tool('tools/config_validation.py')
-UDAConfigError = _validation.UDAConfigError
-validate_uda_config = _validation.validate_uda_config
 HRDA_MODEL = osp.join(REPO, 'configs', '_base_', 'models',
                       'hrda_daformer_sepaspp_mitb5.py')
 
@@ -27,7 +28,7 @@ def hrda_cfg(hr_crop, crop=(1024, 1024)):
 
 def test_divisible_detail_crop_passes():
     assert Config.fromfile(HRDA_MODEL).model.crop_coord_divisible == 8
-    validate_uda_config(hrda_cfg((512, 256)), check_files=False)
+    validate_uda_config(hrda_cfg((512, 256)))
 
 
 @pytest.mark.parametrize('hr_crop', [(512, 260), (260, 512)])
@@ -36,7 +37,7 @@ def test_detail_crop_divisible_on_one_side_only_is_rejected(hr_crop):
     Rules out checking only one side, or requiring only *some* side to be
     divisible (``all`` instead of ``any`` over the non-divisible sides)."""
     with pytest.raises(UDAConfigError) as exc:
-        validate_uda_config(hrda_cfg(hr_crop), check_files=False)
+        validate_uda_config(hrda_cfg(hr_crop))
     assert (f'model.segmentor.hr_crop_size={hr_crop} is not divisible by '
             'model.segmentor.crop_coord_divisible=8') in str(exc.value)
 
@@ -46,8 +47,7 @@ def test_training_crop_divisible_on_one_side_only_is_rejected(crop):
     """The same for the training crop (here the preprocessor's size): the
     LR and HR predictions would not align on the other side."""
     with pytest.raises(UDAConfigError) as exc:
-        validate_uda_config(hrda_cfg((512, 512), crop=crop),
-                            check_files=False)
+        validate_uda_config(hrda_cfg((512, 512), crop=crop))
     assert (f'model.segmentor.data_preprocessor.size={crop} is not '
             'divisible by model.segmentor.crop_coord_divisible=8'
             ) in str(exc.value)

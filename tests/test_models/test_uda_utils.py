@@ -148,6 +148,25 @@ def test_feature_distance_value_and_empty_mask():
     assert torch.all(feat.grad == 0)
 
 
+@pytest.mark.parametrize('num_classes', [7, 8])
+def test_feature_distance_class_ids_outside_the_classes(num_classes):
+    """The 19-class Cityscapes thing ids kept with num_classes=7: the
+    error names the key and exactly the ids outside 0..6; 7 itself is one
+    of them (rules out an off-by-one ``c <= num_classes``), and with 8
+    classes it is valid."""
+    from mmseg_uda.models.losses.feature_distance import (
+        CITYSCAPES_THING_CLASSES,
+    )
+    outside = [c for c in CITYSCAPES_THING_CLASSES if c >= num_classes]
+    with pytest.raises(ValueError) as info:
+        FeatureDistanceLoss(num_classes=num_classes)
+    assert f'model.imnet_feature_dist.classes holds {outside}' in str(
+        info.value)
+    assert f'num_classes={num_classes}' in str(info.value)
+    FeatureDistanceLoss(classes=[0, num_classes - 1],
+                        num_classes=num_classes)
+
+
 def test_blur_kernel_size_reference_formula():
     # floor(ceil(0.1 s) - 0.5 + ceil(0.1 s) % 2)
     assert blur_kernel_size(512) == 51

@@ -1,8 +1,12 @@
 from .formatting import PackUDAInputs
-from .loading import LoadCheckedAnnotations, LoadCheckedImageFromFile
+from .loading import (
+    LoadCheckedAnnotations,
+    LoadCheckedImageFromFile,
+    read_image,
+)
 from .valid_pseudo_mask import GenerateValidPseudoMask
 
 __all__ = [
     'GenerateValidPseudoMask', 'LoadCheckedAnnotations',
-    'LoadCheckedImageFromFile', 'PackUDAInputs'
+    'LoadCheckedImageFromFile', 'PackUDAInputs', 'read_image'
 ]

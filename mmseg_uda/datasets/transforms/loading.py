@@ -5,6 +5,41 @@ from mmseg.datasets.transforms import LoadAnnotations
 from mmseg.registry import TRANSFORMS
 
 
+def _checked_image_load(load, results: dict):
+    """``load(results)`` (an image loading transform), raising ``OSError``
+    naming the file when it fails or decodes nothing."""
+    filename = results['img_path']
+    try:
+        out = load(results)
+    except Exception as e:  # noqa: BLE001
+        raise OSError(f'cannot load image file {filename!r}: '
+                      f'{type(e).__name__}: {e}') from e
+    if out is not None and (out.get('img') is None
+                            or np.asarray(out['img']).size == 0):
+        raise OSError(f'cannot decode image file {filename!r}')
+    return out
+
+
+def read_image(path: str, loader=None) -> np.ndarray:
+    """The image ``path`` decoded as training decodes it: by ``loader``,
+    the image loading transform of the dataset's pipeline (mmcv's
+    ``LoadImageFromFile`` or a subclass: its backend, ``imdecode_backend``
+    and ``color_type``), or mmcv's defaults (OpenCV, colour) as the zoo's
+    pipelines use. The checks before training and the converters use it,
+    so that a file they pass is a file training can read (a truncated JPEG
+    that ``cv2.imread`` decodes partly but mmcv's decoding refuses is
+    refused by both).
+
+    Raises:
+        OSError: naming the file when it cannot be read or decoded.
+    """
+    out = _checked_image_load((loader or LoadImageFromFile()).transform,
+                              dict(img_path=path))
+    if out is None:  # a loader with ignore_empty=True
+        raise OSError(f'cannot decode image file {path!r}')
+    return out['img']
+
+
 @TRANSFORMS.register_module()
 class LoadCheckedImageFromFile(LoadImageFromFile):
     """``LoadImageFromFile`` raising ``OSError`` naming the file when an
@@ -12,16 +47,7 @@ class LoadCheckedImageFromFile(LoadImageFromFile):
     anonymous decoder error)."""
 
     def transform(self, results: dict) -> dict:
-        filename = results['img_path']
-        try:
-            out = super().transform(results)
-        except Exception as e:  # noqa: BLE001
-            raise OSError(f'cannot load image file {filename!r}: '
-                          f'{type(e).__name__}: {e}') from e
-        if out is not None and (out.get('img') is None
-                                or np.asarray(out['img']).size == 0):
-            raise OSError(f'cannot decode image file {filename!r}')
-        return out
+        return _checked_image_load(super().transform, results)
 
 
 @TRANSFORMS.register_module()

@@ -3,6 +3,7 @@ from .ema_teacher_hook import EMATeacherHook
 from .matmul_precision_hook import MatmulPrecisionHook
 from .nonfinite_guard_hook import NonFiniteGuardHook
 from .preemption_hook import PreemptionHook
+from .preflight_check_hook import PreflightCheckHook
 from .random_state_hook import RandomStateHook
 from .safe_checkpoint_hook import SafeCheckpointHook
 from .self_training_health_hook import SelfTrainingHealthHook
@@ -10,6 +11,7 @@ from .uda_visualization_hook import UDAVisualizationHook
 
 __all__ = [
     'BadSampleHook', 'EMATeacherHook', 'MatmulPrecisionHook',
-    'NonFiniteGuardHook', 'PreemptionHook', 'RandomStateHook',
-    'SafeCheckpointHook', 'SelfTrainingHealthHook', 'UDAVisualizationHook'
+    'NonFiniteGuardHook', 'PreemptionHook', 'PreflightCheckHook',
+    'RandomStateHook', 'SafeCheckpointHook', 'SelfTrainingHealthHook',
+    'UDAVisualizationHook'
 ]

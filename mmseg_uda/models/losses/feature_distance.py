@@ -71,6 +71,16 @@ class FeatureDistanceLoss(nn.Module):
                  loss_name: str = 'loss_imnet_feat_dist',
                  feature_level: int = -1):
         super().__init__()
+        outside = [int(c) for c in classes
+                   if not 0 <= int(c) < num_classes]
+        if outside:
+            # e.g. the 19-class Cityscapes thing ids kept on 7-class data:
+            # those ids would silently select no (or the wrong) pixels.
+            raise ValueError(
+                f'model.imnet_feature_dist.classes holds {outside}, which '
+                f'are not class ids of model.imnet_feature_dist.num_classes'
+                f'={num_classes} (0..{num_classes - 1}): list the thing '
+                'classes of your dataset (docs/own_data.md)')
         self.feature_level = int(feature_level)
         self.register_buffer(
             'classes', torch.as_tensor(list(classes), dtype=torch.long),

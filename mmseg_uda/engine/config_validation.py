@@ -1,16 +1,24 @@
-"""Check that the UDA pieces of a training config fit together, before any
-model or dataset is built (so a 30-hour job does not fail at iteration 0,
-or worse, train silently on something wrong).
+"""Check that the UDA pieces of a training config fit together (the
+class counts of heads, feature distance and datasets; a UDA model with a
+UDA dataset, the EMA teacher's hook, one optimizer per network of the
+adversarial methods, HRDA's crop sizes), so that a 30-hour job does not
+train silently on something wrong.
 
-``tools/train.py`` calls :func:`validate_uda_config` after merging
-``--cfg-options``. Every problem found is reported at once, each naming the
-config keys involved; :class:`UDAConfigError` is a ``ValueError``.
+:class:`~mmseg_uda.engine.hooks.PreflightCheckHook` runs
+:func:`validate_uda_config` on ``runner.cfg`` before the first iteration,
+whatever the entry point (``tools/train.py``, mmseg's ``train.py``, ``mim
+train``, ``Runner.from_cfg(cfg).train()``). Every problem found is
+reported at once, each naming the config keys involved;
+:class:`UDAConfigError` is a ``ValueError``.
+
+What the built objects check themselves is not repeated here: the files of
+rare class sampling (``RareClassSampling``), a target pipeline loading
+labels (``UDADataset``), missing or empty image folders (the plugin's
+datasets, ``CheckedDatasetMixin``), the feature-distance class ids
+(``FeatureDistanceLoss``); the data itself is checked by
+:mod:`mmseg_uda.datasets.data_checks`.
 """
-import os.path as osp
 from typing import Any, List, Optional, Sequence
-
-#: The statistics files of rare class sampling (see RareClassSampling).
-_LABEL_FILES = ('sample_class_stats.json', 'samples_with_class.json')
 
 
 class UDAConfigError(ValueError):
@@ -138,105 +146,6 @@ def _check_classes(cfg, errors: List[str]) -> None:
                       'feature distance and every dataset must agree.')
 
 
-def _check_rcs(cfg, errors: List[str]) -> None:
-    ds = _get(_get(cfg, 'train_dataloader'), 'dataset')
-    rcs = _get(ds, 'rare_class_sampling')
-    if rcs is None:
-        return
-    key = 'train_dataloader.dataset.rare_class_sampling'
-    stats_dir = _get(rcs, 'stats_dir') or _get(
-        _get(ds, 'source'), 'data_root')
-    if not stats_dir:
-        errors.append(f'{key} is enabled but neither {key}.stats_dir nor '
-                      'train_dataloader.dataset.source.data_root gives the '
-                      'folder of the class statistics.')
-        return
-    missing = [f for f in _LABEL_FILES
-               if not osp.isfile(osp.join(stats_dir, f))]
-    if missing:
-        errors.append(
-            f'{key} is enabled but {", ".join(missing)} '
-            f'{"is" if len(missing) == 1 else "are"} missing in '
-            f'{stats_dir!r} ({key}.stats_dir, default: the source '
-            'data_root). Generate them with the source dataset converter '
-            '(tools/dataset_converters/gta.py, folder.py, ...) or set '
-            f'{key}=None.')
-
-
-def _default_arg(cls, name: str):
-    """Default of ``name`` in the ``__init__`` of ``cls`` or its bases."""
-    import inspect
-    for klass in cls.__mro__:
-        init = klass.__dict__.get('__init__')
-        if init is None:
-            continue
-        param = inspect.signature(init).parameters.get(name)
-        if param is not None and param.default is not inspect._empty:
-            return param.default
-    return None
-
-
-def _has_file_ending(folder: str, suffix: str) -> bool:
-    import os
-    for _, _, files in os.walk(folder):
-        if any(f.endswith(suffix) for f in files):
-            return True
-    return False
-
-
-def _check_dataset_folders(cfg, errors: List[str],
-                           splits: Sequence[str] = ('train_dataloader',
-                                                    'val_dataloader',
-                                                    'test_dataloader')
-                           ) -> None:
-    """Every dataset's image folder exists and holds files with its
-    ``img_suffix`` (mmengine would fail on an empty dataset with "need at
-    least one array to concatenate", naming no folder)."""
-    from mmseg.registry import DATASETS
-
-    from mmseg_uda.datasets.checked_dataset import describe_other_files
-    for ds, key in _datasets(cfg):
-        if key.split('.')[0] not in splits:
-            continue
-        cls = _resolve(DATASETS, _get(ds, 'type'))
-        if cls is None or _get(ds, 'ann_file'):
-            continue
-        prefix = _get(ds, 'data_prefix') or {}
-        img_dir = _get(prefix, 'img_path')
-        if img_dir is None:
-            continue
-        img_dir = osp.join(_get(ds, 'data_root') or '', img_dir)
-        suffix = _get(ds, 'img_suffix') or _default_arg(cls, 'img_suffix')
-        if not osp.isdir(img_dir):
-            errors.append(f'{key}: the image folder {img_dir!r} '
-                          '(data_root + data_prefix.img_path) does not '
-                          'exist.')
-        elif suffix and not _has_file_ending(img_dir, suffix):
-            other = describe_other_files(img_dir, suffix)
-            errors.append(
-                f'{key}: no image ending in {suffix!r} '
-                f'({key}.img_suffix) in {img_dir!r}; the folder holds '
-                f'{other or "no other file"}.')
-
-
-def _check_target_labels(cfg, errors: List[str]) -> None:
-    from mmcv.transforms import LoadAnnotations
-    from mmseg.registry import TRANSFORMS
-    ds = _get(_get(cfg, 'train_dataloader'), 'dataset')
-    target = _get(ds, 'target')
-    if target is None:
-        return
-    for i, t in enumerate(_get(target, 'pipeline') or []):
-        cls = _resolve(TRANSFORMS, _get(t, 'type'))
-        if cls is not None and issubclass(cls, LoadAnnotations) and _get(
-                t, 'with_seg', True):
-            errors.append(
-                f'train_dataloader.dataset.target.pipeline[{i}] '
-                f'({_get(t, "type")}) loads the target labels: UDA must not '
-                'train with target labels; remove it from the target '
-                'training pipeline (validation has its own).')
-
-
 def _check_uda_pieces(cfg, errors: List[str]) -> None:
     from mmseg.registry import DATASETS, MODELS
     model = _get(cfg, 'model')
@@ -315,38 +224,23 @@ def _check_hrda(cfg, errors: List[str]) -> None:
                               f'{s} is not a whole number of pixels.')
 
 
-def validate_uda_config(cfg, check_files: bool = True) -> None:
-    """Raise :class:`UDAConfigError` listing every mismatch of the UDA
-    pieces of ``cfg`` (a mmengine ``Config`` or dict); return None if the
-    config is consistent. Plain (non-UDA) configs pass unless their
-    classes disagree.
-
-    Args:
-        check_files: also check files the config needs before training
-            (the rare class sampling statistics, a non-empty image folder
-            of every dataset).
-    """
+def config_errors(cfg) -> List[str]:
+    """Every mismatch of the UDA pieces of ``cfg`` (a mmengine ``Config``
+    or dict), one message a problem naming the keys; [] if it fits."""
     import mmseg_uda  # noqa: F401 (types in the registries)
     errors: List[str] = []
-    checks = [_check_classes, _check_target_labels, _check_uda_pieces,
-              _check_hrda]
-    if check_files:
-        checks[1:1] = [_check_rcs, _check_dataset_folders]
-    for check in checks:
+    for check in (_check_classes, _check_uda_pieces, _check_hrda):
         check(cfg, errors)
+    return errors
+
+
+def validate_uda_config(cfg) -> None:
+    """Raise :class:`UDAConfigError` listing every mismatch of the UDA
+    pieces of ``cfg`` (:func:`config_errors`); return None if the config
+    is consistent. Plain (non-UDA) configs pass unless their classes
+    disagree."""
+    errors = config_errors(cfg)
     if errors:
         raise UDAConfigError(
             'The config does not fit together:\n' +
             '\n'.join(f'  - {e}' for e in errors))
-
-
-def validate_data_folders(cfg, splits: Sequence[str]) -> None:
-    """Raise :class:`UDAConfigError` if the image folder of a dataset of
-    ``splits`` (e.g. ``('test_dataloader',)``) is missing or holds no file
-    with its ``img_suffix``."""
-    import mmseg_uda  # noqa: F401 (types in the registries)
-    errors: List[str] = []
-    _check_dataset_folders(cfg, errors, splits)
-    if errors:
-        raise UDAConfigError('The data does not fit the config:\n' +
-                             '\n'.join(f'  - {e}' for e in errors))
