@@ -1,6 +1,7 @@
 """Label-free checkpoint ranking: criteria computed from the predictions
 on (unlabelled) target images, as an mmseg ``val_evaluator`` /
 ``test_evaluator`` (docs/model_selection.md)."""
+import os.path as osp
 from typing import Dict, Optional, Sequence
 
 import numpy as np
@@ -39,7 +40,8 @@ class LabelFreeMetric(BaseMetric):
       max-softmax probability (the naive baselines);
     - ``im``: entropy of the mean prediction minus ``entropy``;
     - ``snd``: soft neighbourhood density of ``num_pixels`` pixels sampled
-      per image (the same pixels for an image on every rank), averaged over
+      per image (the same pixels of an image file on every rank, in any
+      folder), averaged over
       the images;
     - ``bnm``: nuclear norm / N of the same sampled pixels, averaged;
     - ``class_balance``: ``-KL(source || predicted class shares)`` (with
@@ -100,7 +102,9 @@ class LabelFreeMetric(BaseMetric):
             logits = sample['seg_logits']['data']
             probs = torch.softmax(logits.float(), dim=0).flatten(1)  # C, N
             num_classes, n = probs.shape
-            key = sample.get('img_path') or f'{len(self.results)}_{i}'
+            # the file name: the same pixels wherever the image lies
+            key = osp.basename(sample.get('img_path') or '') or \
+                f'{len(self.results)}_{i}'
             idx = sample_pixel_indices(n, self.num_pixels, str(key),
                                        self.seed).to(probs.device)
             picked = probs[:, idx].t()

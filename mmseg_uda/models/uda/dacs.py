@@ -28,7 +28,7 @@ from ..utils import (
     unwrap,
 )
 from .base import UDABaseSegmentor
-from .pseudo_labels import PseudoLabels
+from .pseudo_labels import ClasswiseThresholds, PseudoLabels
 
 
 @MODELS.register_module()
@@ -59,6 +59,11 @@ class DACS(UDABaseSegmentor):
             ``data_sample.seg_weight`` (see
             ``models/losses/pixel_weighted_loss.py``).
         pseudo_threshold: confidence threshold of the pseudo-label weight.
+        pseudo_threshold_mode: ``'fixed'`` (the reference) or
+            ``'classwise'``: class-wise adaptive thresholds capped at
+            ``pseudo_threshold`` (:class:`ClasswiseThresholds`; for a teacher
+            too unsure to reach the fixed threshold, docs/model_selection.md).
+        classwise_momentum: EMA momentum of the class-wise thresholds.
         pseudo_weight_ignore_top, pseudo_weight_ignore_bottom: rows of the
             target crop whose pseudo-label weight is 0 (DAFormer: 15, 120).
         classmix_per_image: choose the mixed classes among each image's own
@@ -86,6 +91,8 @@ class DACS(UDABaseSegmentor):
                  blur: bool = True,
                  imnet_feature_dist: OptConfigType = None,
                  mic: OptConfigType = None,
+                 pseudo_threshold_mode: str = 'fixed',
+                 classwise_momentum: float = 0.99,
                  **kwargs):
         kwargs.setdefault('use_teacher', True)
         if not kwargs['use_teacher']:
@@ -98,6 +105,14 @@ class DACS(UDABaseSegmentor):
         # data_sample.seg_weight (or the build fails naming the head).
         add_pixel_weights(unwrap(self.student))
         self.pseudo_threshold = pseudo_threshold
+        if pseudo_threshold_mode not in ('fixed', 'classwise'):
+            raise ValueError("pseudo_threshold_mode must be 'fixed' or "
+                             f"'classwise', got {pseudo_threshold_mode!r}")
+        # only with the option: the reference's state_dict keys stay as
+        # they are
+        self.classwise_thresholds = ClasswiseThresholds(
+            self.num_classes, pseudo_threshold, classwise_momentum) if \
+            pseudo_threshold_mode == 'classwise' else None
         self.ignore_top = pseudo_weight_ignore_top
         self.ignore_bottom = pseudo_weight_ignore_bottom
         self.classmix_per_image = classmix_per_image
@@ -210,8 +225,11 @@ class DACS(UDABaseSegmentor):
             logits = self.teacher.encode_decode(target.inputs,
                                                 target.img_metas)
         with record_function('uda.pseudo_label'):
+            threshold = self.pseudo_threshold
+            if self.classwise_thresholds is not None:
+                threshold = self.classwise_thresholds.update(logits)
             return PseudoLabels.from_logits(
-                logits, self.pseudo_threshold, self.ignore_top,
+                logits, threshold, self.ignore_top,
                 self.ignore_bottom, target.valid_mask)
 
     def mixed_stage(self, source: DomainBatch, target: DomainBatch,

@@ -2,19 +2,23 @@
 target batch and their per-pixel loss weights (DACS's confidence weight,
 zero in the ignore regions)."""
 from dataclasses import dataclass
-from typing import Optional, Tuple
+from typing import Optional, Tuple, Union
 
 import torch
-from torch import Tensor
+from torch import Tensor, nn
 
 
 def pseudo_label_and_weight(logits: Tensor,
-                            threshold: float) -> Tuple[Tensor, Tensor]:
+                            threshold: Union[float, Tensor]
+                            ) -> Tuple[Tensor, Tensor]:
     """Hard pseudo-labels and DACS's confidence weight.
 
     Args:
         logits (Tensor): ``(B, C, H, W)`` teacher logits.
-        threshold (float): confidence threshold (DAFormer: 0.968).
+        threshold (float | Tensor): confidence threshold (DAFormer: 0.968),
+            or a ``(C,)`` tensor of per-class thresholds (a pixel counts as
+            confident when its max probability reaches the threshold of its
+            label; :class:`ClasswiseThresholds`).
 
     Returns:
         tuple: ``(B, H, W)`` long labels and ``(B, H, W)`` float weights, all
@@ -25,8 +29,58 @@ def pseudo_label_and_weight(logits: Tensor,
     # probabilities near the threshold
     max_prob, label = torch.softmax(
         logits.detach().float(), dim=1).max(dim=1)
+    if isinstance(threshold, Tensor):
+        threshold = threshold.to(max_prob)[label]
     confident = (max_prob >= threshold).float().mean()
     return label, confident.expand_as(max_prob).clone()
+
+
+class ClasswiseThresholds(nn.Module):
+    """Class-wise adaptive pseudo-label thresholds (DACS
+    ``pseudo_threshold_mode='classwise'``): for each class, an exponential
+    moving average of the teacher's mean max probability on the pixels it
+    labels with the class, capped at the fixed threshold, so that a teacher
+    that is still unsure (tiny or scratch models, many classes, hard shifts)
+    gets pseudo-labels with a non-zero weight, and the bar rises to the
+    fixed threshold as it becomes confident. Self-adaptive thresholds as in
+    FreeMatch (Wang et al., ICLR 2023), class-wise as in class-balanced
+    self-training (Zou et al., ECCV 2018).
+
+    The averages live on the device (a buffer, saved in checkpoints and
+    resumed) and are updated without a host sync; under DDP each rank keeps
+    the averages of its own target batches.
+
+    Args:
+        num_classes (int): number of classes.
+        cap (float): the fixed threshold, the upper bound.
+        momentum (float): EMA momentum. Defaults to 0.99.
+    """
+
+    def __init__(self, num_classes: int, cap: float, momentum: float = 0.99):
+        super().__init__()
+        if not 0.0 <= momentum < 1.0:
+            raise ValueError(f'momentum must be in [0, 1), got {momentum}')
+        self.cap = cap
+        self.momentum = momentum
+        # start at chance level (1 / C), as FreeMatch
+        self.register_buffer('confidence',
+                             torch.full((num_classes, ), 1.0 / num_classes))
+
+    @torch.no_grad()
+    def update(self, logits: Tensor) -> Tensor:
+        """Fold the batch ``logits`` (``(B, C, H, W)``) into the averages;
+        returns the ``(C,)`` thresholds. A class that no pixel of the batch
+        is labelled with keeps its average."""
+        max_prob, label = torch.softmax(logits.float(), dim=1).max(dim=1)
+        num = self.confidence.numel()
+        label = label.flatten()
+        sums = torch.zeros(num, device=label.device).scatter_add_(
+            0, label, max_prob.flatten())
+        counts = torch.bincount(label, minlength=num).float()
+        mean = sums / counts.clamp_min(1)
+        ema = self.momentum * self.confidence + (1 - self.momentum) * mean
+        self.confidence.copy_(torch.where(counts > 0, ema, self.confidence))
+        return self.confidence.clamp(max=self.cap)
 
 
 def apply_ignore_regions(weight: Tensor,
@@ -78,7 +132,7 @@ class PseudoLabels:
     @classmethod
     def from_logits(cls,
                     logits: Tensor,
-                    threshold: float,
+                    threshold: Union[float, Tensor],
                     ignore_top: int = 0,
                     ignore_bottom: int = 0,
                     valid_mask: Optional[Tensor] = None) -> 'PseudoLabels':
@@ -103,4 +157,7 @@ class PseudoLabels:
                                       self.valid_mask).weight
 
 
-__all__ = ['PseudoLabels', 'apply_ignore_regions', 'pseudo_label_and_weight']
+__all__ = [
+    'ClasswiseThresholds', 'PseudoLabels', 'apply_ignore_regions',
+    'pseudo_label_and_weight'
+]
