@@ -16,8 +16,8 @@ $(STAMP): setup.py requirements/*.txt
 	$(PIP) install --upgrade pip 'setuptools<81' wheel
 	# CPU build from the local wheel; an unpinned torch would pull CUDA.
 	$(BIN)/python -c "import torch" 2>/dev/null || $(PIP) install torch==2.13.0
-	$(PIP) install --no-deps -r requirements/openmmlab.txt -r requirements/mmcv-lite.txt -r requirements/mim.txt
-	$(PIP) install -r requirements/runtime.txt -r requirements/tests.txt
+	$(PIP) install --no-deps -r requirements/openmmlab.txt -r requirements/mmcv-lite.txt -r requirements/mim.txt -r requirements/vfm.txt
+	$(PIP) install -r requirements/runtime.txt -r requirements/tests.txt -r requirements/vfm-runtime.txt
 	$(PIP) install --no-deps --no-build-isolation -e .
 	touch $(STAMP)
 

@@ -67,5 +67,8 @@ if __name__ == '__main__':
             'lite': read_requirements('requirements/mmcv-lite.txt'),
             'mmcv': read_requirements('requirements/mmcv.txt'),
             'tests': read_requirements('requirements/tests.txt'),
+            # foundation-model encoders (configs/vfm/, docs/vfm.md)
+            'vfm': (read_requirements('requirements/vfm.txt') +
+                    read_requirements('requirements/vfm-runtime.txt')),
         },
         zip_safe=False)

@@ -4,7 +4,8 @@ its model (and optimizer wrapper): the model zoo has no broken entry.
 
 Models too large for a quick CPU build are shrunk in depth only, so every
 channel count (and so every head) stays as configured: MiT stages get one
-block each, ResNet-101 becomes ResNet-50 (same stages and widths). No
+block each, ResNet-101 becomes ResNet-50 (same stages and widths), the ViT
+of a ViTFeaturePyramid gets one block per pyramid level (same width). No
 pretrained file is read (``init_cfg=None``; weights are never initialised
 here anyway).
 """
@@ -33,6 +34,17 @@ def _type_name(node) -> str:
         t, '__name__', '')
 
 
+def shallow_vit(vit, num_layers):
+    """An mmpretrain ViT config with ``num_layers`` blocks, its width
+    (embedding, heads, feed-forward) unchanged."""
+    from mmseg_uda.utils import import_mmpretrain_models
+    arch = vit['arch']
+    if isinstance(arch, str):
+        zoo = import_mmpretrain_models().VisionTransformer.arch_zoo
+        arch = zoo[arch.lower()]
+    return dict(vit, arch=dict(arch, num_layers=num_layers))
+
+
 def shrink(node):
     """Copy of a model config with tiny backbones and no pretrained
     weights; returns ``(config, list of what was changed)``."""
@@ -45,6 +57,10 @@ def shrink(node):
             if name in MIT_TYPES:
                 n['num_layers'] = [1] * len(n.get('num_layers', [1] * 4))
                 changed.append(f'{name}: one block per stage')
+            if name == 'ViTFeaturePyramid':
+                n['vit'] = shallow_vit(n['vit'], len(n['out_indices']))
+                n['out_indices'] = tuple(range(len(n['out_indices'])))
+                changed.append(f'{name}: one block per level')
             if name in RESNET_TYPES and n.get('depth', 50) > 50:
                 changed.append(f'{name}: depth {n["depth"]} -> 50')
                 n['depth'] = 50

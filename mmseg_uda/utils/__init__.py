@@ -5,10 +5,12 @@ from .compat import (
     allow_switching_off_default_hooks,
     install_mmcv_lite_shim,
 )
+from .mmpretrain_import import import_mmpretrain_models, mmpretrain_installed
 from .version_check import SUPPORTED_VERSIONS, check_versions
 
 __all__ = [
     'SUPPORTED_VERSIONS', 'allow_mmengine_checkpoints',
     'allow_switching_off_default_hooks', 'check_versions',
-    'install_mmcv_lite_shim'
+    'import_mmpretrain_models', 'install_mmcv_lite_shim',
+    'mmpretrain_installed'
 ]

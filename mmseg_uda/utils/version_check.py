@@ -18,6 +18,17 @@ SUPPORTED_VERSIONS: Dict[str, Tuple[str, str, str]] = {
     'torch': ('1.13.0', '3.0.0', 'pip install torch==2.13.0 (CPU build)'),
 }
 
+# Optional packages: absent is fine (only some configs need them), present
+# in another version is not (mmpretrain 1.x renamed backbones between minor
+# releases; the DINOv2 archs and the layer-scale keys are those of 1.2).
+OPTIONAL_VERSIONS: Dict[str, Tuple[str, str, str]] = {
+    'mmpretrain': ('1.2.0', '1.3.0',
+                   'pip install -e ".[vfm]" (or pip install --no-deps '
+                   '"mmpretrain==1.2.0" plus requirements/vfm-runtime.txt); '
+                   'only the foundation-model configs (configs/vfm/) need '
+                   'it'),
+}
+
 
 def _installed_versions() -> Dict[str, Optional[str]]:
     """Read versions from package metadata, without importing mmseg (whose
@@ -37,12 +48,14 @@ def _installed_versions() -> Dict[str, Optional[str]]:
         'mmcv': first('mmcv', 'mmcv-lite', 'mmcv-full'),
         'mmseg': first('mmsegmentation'),
         'torch': first('torch'),
+        'mmpretrain': first('mmpretrain'),
     }
 
 
 def check_versions(
         versions: Optional[Dict[str, Optional[str]]] = None) -> None:
-    """Raise ``ImportError`` naming every package outside its range.
+    """Raise ``ImportError`` naming every package outside its range
+    (a missing optional package, ``OPTIONAL_VERSIONS``, is no problem).
 
     Args:
         versions: package name -> version string (``None`` if missing).
@@ -50,10 +63,12 @@ def check_versions(
     """
     versions = _installed_versions() if versions is None else versions
     problems = []
-    for name, (low, high, fix) in SUPPORTED_VERSIONS.items():
+    ranges = {**SUPPORTED_VERSIONS, **OPTIONAL_VERSIONS}
+    for name, (low, high, fix) in ranges.items():
         found = versions.get(name)
         if found is None:
-            problems.append(f'{name} is not installed; {fix}')
+            if name not in OPTIONAL_VERSIONS:
+                problems.append(f'{name} is not installed; {fix}')
             continue
         try:
             # Local labels such as '+cpu' / '+cu121' do not affect the range.

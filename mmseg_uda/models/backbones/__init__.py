@@ -3,8 +3,9 @@ from .mit_fused import (
                         MixVisionTransformerFused,
 )
 from .mit_ref import MixVisionTransformerRef
+from .vit_feature_pyramid import ViTFeaturePyramid
 
 __all__ = [
     'FusedEfficientMultiheadAttention', 'MixVisionTransformerFused',
-    'MixVisionTransformerRef'
+    'MixVisionTransformerRef', 'ViTFeaturePyramid'
 ]

@@ -1,0 +1,7 @@
+# MIC(DAFormer) on a DINOv2 ViT-L/14 encoder, gta -> cityscapes at 512x512
+# crops; feature distance off.
+_base_ = [
+    './mic-daformer_dinov2-b_1xb2-40k_gta2cityscapes-512x512.py',
+    '../_base_/models/dinov2_vitl14.py',
+]
+model = dict(segmentor=_base_.dinov2_vitl14)
