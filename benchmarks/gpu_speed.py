@@ -6,8 +6,9 @@ One command for a CUDA machine, no downloads:
    source 1914x1052, Cityscapes-style target 2048x1024) with the project's
    generator and converts the source with ``tools/dataset_converters/gta.py``;
 2. runs ``tools/train.py`` on the repository's configs (DAFormer, HRDA,
-   MIC(HRDA), source-only DAFormer) for a few iterations each, in fp32 and
-   with ``--amp`` (bf16 where the GPU has it), ImageNet weights off
+   MIC(HRDA), source-only DAFormer, then DACS, MIC and HRDA on DINOv2
+   encoders, configs/vfm/) for a few iterations each, in fp32 and with
+   ``--amp`` (bf16 where the GPU has it), ImageNet/DINOv2 weights off
    (``backbone.init_cfg=None``), no validation, one log line per iteration;
 3. runs ``tools/test.py`` for HRDA (sliding windows) on 2048x1024 images
    with the HRDA fp32 run's checkpoint;
@@ -18,7 +19,10 @@ One command for a CUDA machine, no downloads:
 
 On one H100/H200-class GPU the defaults take about 6-8 minutes, most of it
 process start-up (imports, building MiT-B5 three times, cuDNN autotuning);
-``--time-limit`` skips the runs that would not fit.
+``--time-limit`` skips the runs that would not fit. The DINOv2 runs come
+last (they need mmpretrain: ``pip install -e ".[vfm]"``); measure them
+with the MiT-B5 DAFormer as the baseline in one call with
+``--only DAFormer 'DAFormer DINOv2-B' 'DAFormer DINOv2-L' 'HRDA DINOv2-B'``.
 
 ``--cpu-smoke`` runs the same path on the CPU with everything shrunk (the
 tiny quick-start configs, small images, one iteration per config, fp32
@@ -26,6 +30,7 @@ only) in under two minutes; CI runs it.
 
     python benchmarks/gpu_speed.py [--work-dir work_dirs/gpu_speed]
         [--iters 30] [--hrda-iters 20] [--warmup 10] [--time-limit 470]
+        [--only NAME [NAME ...]]
     python benchmarks/gpu_speed.py --cpu-smoke
 
 Needs mmengine, mmcv(-lite) and mmsegmentation importable (e.g. on
@@ -54,7 +59,21 @@ GPU_RUNS = [
      'mic-hrda_mitb5_1xb2-40k_gta2cityscapes-1024x1024.py', True, True),
     ('source-only DAFormer', 'configs/source_only/'
      'daformer_mitb5_1xb2-40k_gta2cityscapes-512x512.py', False, False),
+    ('DAFormer DINOv2-B', 'configs/vfm/'
+     'daformer_dinov2-b_1xb2-40k_gta2cityscapes-512x512.py', True, False),
+    ('DAFormer DINOv2-L', 'configs/vfm/'
+     'daformer_dinov2-l_1xb2-40k_gta2cityscapes-512x512.py', True, False),
+    ('MIC DINOv2-B', 'configs/vfm/'
+     'mic-daformer_dinov2-b_1xb2-40k_gta2cityscapes-512x512.py', True, False),
+    ('HRDA DINOv2-B', 'configs/vfm/'
+     'hrda_dinov2-b_1xb2-40k_gta2cityscapes-1024x1024.py', True, True),
+    ('HRDA DINOv2-L', 'configs/vfm/'
+     'hrda_dinov2-l_1xb2-40k_gta2cityscapes-1024x1024.py', True, True),
 ]
+# The pretrained weights of a ViTFeaturePyramid are its ViT's init_cfg.
+VIT_INIT_OFF = ['model.segmentor.backbone.vit.init_cfg=None']
+RUN_OPTIONS = {name: VIT_INIT_OFF for name, config, _, _ in GPU_RUNS
+               if '/vfm/' in config}
 SMOKE_RUNS = [
     ('DAFormer', 'configs/quickstart/'
      'daformer_mit-tiny_1xb2-1k_synthetic-128x128.py', True, False),
@@ -163,7 +182,8 @@ def train_run(name, config, uda, hrda, amp, args, roots, deadline):
     work_dir = osp.join(args.work_dir, f'{tag}-{"amp" if amp else "fp32"}')
     os.makedirs(work_dir, exist_ok=True)
     keep_ckpt = name == TEST_RUN and not amp
-    opts = common_options(roots, uda, args.cpu_smoke) + [
+    opts = common_options(roots, uda, args.cpu_smoke) + RUN_OPTIONS.get(
+        name, []) + [
         f'train_cfg.max_iters={iters}',
         f'train_cfg.val_begin={iters + 1}',  # no validation
         f'default_hooks.checkpoint.interval={iters if keep_ckpt else 10**9}',
@@ -275,6 +295,9 @@ def main():
     parser.add_argument('--nproc', type=int, default=os.cpu_count() or 1)
     parser.add_argument('--cpu-smoke', action='store_true',
                         help='the same path on the CPU, shrunk (CI)')
+    parser.add_argument('--only', nargs='+', metavar='NAME',
+                        help='run only these (names of the table, e.g. '
+                        '"DAFormer DINOv2-B")')
     parser.add_argument('--jobs', type=int, default=None,
                         help='training runs at a time (--cpu-smoke only; '
                         'default 2 there, 1 on a GPU)')
@@ -299,6 +322,12 @@ def main():
         runs = GPU_RUNS
         device = f'one {torch.cuda.get_device_name(0)}'
         test_size = 'at 2048x1024'
+    if args.only:
+        unknown = set(args.only) - {r[0] for r in runs}
+        if unknown:
+            raise SystemExit(f'--only: unknown runs {sorted(unknown)}; '
+                             f'choose from {[r[0] for r in runs]}')
+        runs = [r for r in runs if r[0] in args.only]
     sys.path.insert(0, ROOT)
     os.makedirs(args.work_dir, exist_ok=True)
     t = time.monotonic()

@@ -55,3 +55,21 @@ def test_cpu_smoke(tmp_path):
         assert r['returncode'] == 0 and r['iters'] >= 1, r
         assert r['time'] > 0
     assert '| HRDA test (slide)' in proc.stdout
+
+
+def test_dinov2_runs_switch_off_the_vit_weights():
+    # Rules out: a DINOv2 run that reads pretrained/dinov2_*.pth on the
+    # GPU machine (absent there: the run fails) because the generic
+    # `backbone.init_cfg=None` misses the ViT's own init_cfg.
+    from mmengine.config import Config
+    bench = load_tool('benchmarks/gpu_speed.py')
+    vfm = [(name, config) for name, config, _, _ in bench.GPU_RUNS
+           if '/vfm/' in config]
+    assert {n for n, _ in vfm} >= {'DAFormer DINOv2-B', 'DAFormer DINOv2-L',
+                                   'HRDA DINOv2-B'}
+    for name, config in vfm:
+        cfg = Config.fromfile(os.path.join(REPO, config))
+        assert cfg.model.segmentor.backbone.vit.init_cfg.type == 'Pretrained'
+        cfg.merge_from_dict(dict(
+            opt.split('=', 1) for opt in bench.RUN_OPTIONS[name]))
+        assert cfg.model.segmentor.backbone.vit.init_cfg in (None, 'None')
