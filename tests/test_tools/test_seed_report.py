@@ -41,10 +41,11 @@ def _run(root, name, ious, older=None, health=None):
 def test_mean_std_and_collapse_flag(tmp_path, capsys):
     """road 60/50/70: mean 60, std 10. car collapses in run 2 (1.0 < 0.25
     * mean(40, 36) = 19); rider is low everywhere (0 in run 2, but the
-    mean of the others, 2.5, is below min_iou 5: not flagged); person 10/10/2.5: 2.5 == 0.25 * 10 is not
-    below (rules out <=). mIoU: mean over non-nan classes per run ('nan'
-    class skipped). The newest log of a work dir is read (rules out the
-    first one found: run 0 holds an older table with road 0)."""
+    mean of the others, 2.5, is below min_iou 5: not flagged); person
+    10/10/2.5: 2.5 == 0.25 * 10 is not below (rules out <=). mIoU: mean
+    over the non-nan classes per run ('nan' class skipped). The newest log
+    of a work dir is read (rules out the first one found: run 0 holds an
+    older table with road 0)."""
     runs = [
         _run(tmp_path, 's0', dict(road=60, car=40, rider=2, person=10,
                                   bus='nan'),
