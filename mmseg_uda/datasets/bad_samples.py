@@ -7,8 +7,12 @@ mmseg's own ``CityscapesDataset`` included, without config changes):
 
 - **Static** (:func:`exclude_reported_bad_samples`): the dataset converters
   list the samples they could not convert in ``<data_root>/bad_samples.json``
-  (``[{"image": <path relative to data_root>, ...}]``); those samples are
-  removed from the dataset when it is initialised, with a warning.
+  (the whole root) or ``<data_root>/bad_samples_<folder>[_<split>].json``
+  (one image folder, see
+  :func:`~mmseg_uda.datasets.dataset_files.folder_report_name`)
+  (``[{"image": <path relative to data_root>, ...}]``); the samples listed
+  in either are removed from the dataset when it is initialised, with a
+  warning.
 - **Runtime** (:func:`load_or_replace`): a sample that cannot be read when
   training meets it (a file deleted or damaged after the conversion) is
   replaced by another sample of the same dataset, chosen by a pure function
@@ -33,7 +37,7 @@ from typing import Callable, List, Optional, Sequence, Set
 import numpy as np
 from mmengine.logging import print_log
 
-from .dataset_files import BAD_SAMPLES_FILE
+from .dataset_files import BAD_SAMPLES_FILE, folder_report_name
 
 #: metainfo key of a packed sample listing the unreadable samples it
 #: replaces (a list of dicts: ``path``, ``error``, ``index``, ``k``,
@@ -49,14 +53,37 @@ class BadSampleError(RuntimeError):
     """Too many unreadable training samples (a runtime limit was passed)."""
 
 
+def report_files(dataset, bad_samples_file: Optional[str] = BAD_SAMPLES_FILE
+                 ) -> List[str]:
+    """The bad-sample reports of ``dataset`` (relative to its
+    ``data_root``): ``bad_samples_file`` (the root's report; None: no
+    report at all) and the report of its own image folder and split file
+    (:func:`~mmseg_uda.datasets.dataset_files.folder_report_name`)."""
+    if not bad_samples_file:
+        return []
+    names = [bad_samples_file]
+    data_root = getattr(dataset, 'data_root', None) or ''
+    img_dir = (getattr(dataset, 'data_prefix', None) or {}).get('img_path')
+    if img_dir is not None:
+        rel = osp.relpath(img_dir, data_root) if data_root else img_dir
+        own = folder_report_name(rel, getattr(dataset, 'ann_file', None))
+        if own not in names:
+            names.append(own)
+    return names
+
+
 def reported_bad_images(data_root: str,
-                        bad_samples_file: str = BAD_SAMPLES_FILE) -> Set[str]:
+                        bad_samples_file=BAD_SAMPLES_FILE) -> Set[str]:
     """Normalised absolute image paths listed in the converter's report
-    (empty if there is none).
+    ``bad_samples_file`` (or in any of a list of reports; empty if there is
+    none).
 
     Raises:
         ValueError: naming the file if it is not the converter's format.
     """
+    if isinstance(bad_samples_file, (list, tuple)):
+        return set().union(*(reported_bad_images(data_root, name)
+                             for name in bad_samples_file))
     if not bad_samples_file or not data_root:
         return set()
     report = osp.join(data_root, bad_samples_file)
@@ -75,19 +102,23 @@ def reported_bad_images(data_root: str,
     return {osp.normpath(osp.join(data_root, e['image'])) for e in entries}
 
 
+def _listing(data_root: str, names: Sequence[str]) -> str:
+    return ' / '.join(osp.join(data_root, n) for n in names)
+
+
 def filter_bad_samples(data_list: List[dict], data_root: str,
-                       bad_samples_file: Optional[str],
+                       bad_samples_files: Sequence[str],
                        owner: str) -> List[dict]:
     """``data_list`` without the entries whose ``img_path`` is reported in
-    ``<data_root>/<bad_samples_file>`` (warns with the count)."""
-    bad = reported_bad_images(data_root, bad_samples_file)
+    one of ``<data_root>/<bad_samples_files>`` (warns with the count)."""
+    bad = reported_bad_images(data_root, list(bad_samples_files))
     if not bad:
         return data_list
     kept = [d for d in data_list if osp.normpath(d['img_path']) not in bad]
     if len(kept) != len(data_list):
         print_log(
             f'{owner}: leaving out {len(data_list) - len(kept)} bad samples '
-            f'listed in {osp.join(data_root, bad_samples_file)}',
+            f'listed in {_listing(data_root, bad_samples_files)}',
             logger='current', level=logging.WARNING)
     return kept
 
@@ -96,21 +127,24 @@ def exclude_reported_bad_samples(dataset,
                                  default_file: str = BAD_SAMPLES_FILE
                                  ) -> int:
     """Remove, in place, the samples of an initialised mmengine dataset
-    that its ``data_root``'s bad-sample report lists; returns how many.
+    that the bad-sample reports of its ``data_root`` list
+    (:func:`report_files`); returns how many.
 
-    The report file is ``dataset.bad_samples_file`` if the dataset has that
-    attribute (None: the dataset opts out), else ``default_file``.
+    The root's report is ``dataset.bad_samples_file`` if the dataset has
+    that attribute (None: the dataset opts out), else ``default_file``.
     """
-    name = getattr(dataset, 'bad_samples_file', default_file)
+    names = report_files(
+        dataset, getattr(dataset, 'bad_samples_file', default_file))
     data_root = getattr(dataset, 'data_root', None)
-    bad = reported_bad_images(data_root, name)
+    bad = reported_bad_images(data_root, names)
     if not bad:
         return 0
+    where = _listing(data_root, names)
     if not hasattr(dataset, 'get_subset_'):
         raise TypeError(
             f'{type(dataset).__name__} cannot leave out the bad samples '
-            f'listed in {osp.join(data_root, name)}: it is not an mmengine '
-            'BaseDataset (no get_subset_)')
+            f'listed in {where}: it is not an mmengine BaseDataset (no '
+            'get_subset_)')
     keep = [
         i for i in range(len(dataset))
         if osp.normpath(dataset.get_data_info(i)['img_path']) not in bad
@@ -120,11 +154,11 @@ def exclude_reported_bad_samples(dataset,
         if not keep:
             raise ValueError(
                 f'{type(dataset).__name__}: every sample of {data_root!r} '
-                f'is listed in {osp.join(data_root, name)}')
+                f'is listed in {where}')
         dataset.get_subset_(keep)
         print_log(
             f'{type(dataset).__name__}: leaving out {removed} bad samples '
-            f'listed in {osp.join(data_root, name)}',
+            f'listed in {where}',
             logger='current', level=logging.WARNING)
     return removed
 

@@ -8,7 +8,7 @@ from typing import Optional
 import numpy as np
 from mmseg.datasets import CityscapesDataset
 
-from .bad_samples import filter_bad_samples
+from .bad_samples import filter_bad_samples, report_files
 from .dataset_files import BAD_SAMPLES_FILE
 
 #: File name endings counted as images when reporting what a folder holds.
@@ -116,8 +116,10 @@ class CheckedDatasetMixin:
     - an empty dataset is an error naming the folder, the suffix and what
       else the folder holds (e.g. ``'.JPG': 5``), not mmengine's "need at
       least one array to concatenate";
-    - the samples listed in the converter's bad-sample report
-      (``bad_samples_file``, relative to ``data_root``; None disables) are
+    - the samples listed in the converters' bad-sample reports (the
+      root's ``bad_samples_file``, relative to ``data_root``, and the
+      report of the dataset's image folder,
+      ``bad_samples_<folder>[_<split>].json``; None disables both) are
       left out, with a warning: bad samples are never used silently;
     - every prepared sample's ground truth must hold only class ids of the
       dataset or its ignore index (:class:`LabelValueError`, naming the
@@ -157,7 +159,8 @@ class CheckedDatasetMixin:
             raise ValueError(
                 f'{type(self).__name__}: all {len(data_list)} samples of '
                 f'{self.data_prefix.get("img_path")!r} are listed in the '
-                f'bad-sample report {self.bad_samples_file!r}')
+                'bad-sample reports '
+                f'{report_files(self, self.bad_samples_file)}')
         return kept
 
     def _raise_empty(self):
@@ -177,7 +180,8 @@ class CheckedDatasetMixin:
 
     def _exclude_bad_samples(self, data_list):
         kept = filter_bad_samples(data_list, self.data_root,
-                                  self.bad_samples_file, type(self).__name__)
+                                  report_files(self, self.bad_samples_file),
+                                  type(self).__name__)
         self.num_bad_samples = len(data_list) - len(kept)
         return kept
 

@@ -87,13 +87,14 @@ def sample_indices(n: int, max_samples: int) -> List[int]:
     return sorted({int(i) for i in np.linspace(0, n - 1, max_samples)})
 
 
-def pipeline_loaders(ds) -> tuple:
-    """(image loader, label loader) of a dataset's pipeline: its first
-    mmcv ``LoadImageFromFile`` and ``LoadAnnotations`` (subclasses
-    included; None where there is none), which the checks decode with."""
+def pipeline_loaders(pipeline) -> tuple:
+    """(image loader, label loader) of a pipeline (mmengine ``Compose``,
+    e.g. a dataset's ``pipeline``): its first mmcv ``LoadImageFromFile``
+    and ``LoadAnnotations`` (subclasses included; None where there is
+    none), which the checks decode with."""
     from mmcv.transforms import LoadAnnotations, LoadImageFromFile
     image = label = None
-    for t in getattr(getattr(ds, 'pipeline', None), 'transforms', ()) or ():
+    for t in getattr(pipeline, 'transforms', ()) or ():
         if image is None and isinstance(t, LoadImageFromFile):
             image = t
         if label is None and isinstance(t, LoadAnnotations):
@@ -182,7 +183,8 @@ def _check_labels(key: str, ds, infos: List[dict], indices: List[int],
             'label in bad_samples.json so that the dataset leaves them out.')
     num_classes = _num_classes(ds)
     ignore = getattr(ds, 'ignore_index', 255)
-    image_loader, label_loader = pipeline_loaders(ds)
+    image_loader, label_loader = pipeline_loaders(
+        getattr(ds, 'pipeline', None))
     labels = {}
     for i in indices:
         info = infos[i]
@@ -225,7 +227,7 @@ def _check_labels(key: str, ds, infos: List[dict], indices: List[int],
 
 def _check_images(key: str, ds, infos: List[dict], indices: List[int],
                   errors: List[str]) -> None:
-    loader, _ = pipeline_loaders(ds)
+    loader, _ = pipeline_loaders(getattr(ds, 'pipeline', None))
     for i in indices:
         path = infos[i]['img_path']
         if not osp.isfile(path):

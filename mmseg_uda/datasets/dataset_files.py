@@ -13,10 +13,20 @@ separators):
 - ``sample_class_stats.json``: ``[{"file": <label>, "<trainId>": <pixels>,
   ...}, ...]`` (only classes present in the label),
 - ``samples_with_class.json``: ``{"<trainId>": [[<label>, <pixels>], ...]}``,
-- ``bad_samples.json``: ``[{"image": ..., "label": ..., "reason": ...}]``.
+- ``bad_samples.json``: ``[{"image": ..., "label": ..., "reason": ...}]``
+  for the whole root (GTA5, SYNTHIA and Cityscapes converters, the
+  synthetic data);
+- ``bad_samples_<folder>[_<split>].json`` (same format): the report of one
+  image folder (and split file) of the root, written by
+  ``tools/dataset_converters/folder.py`` (see :func:`folder_report_name`),
+  so that checking two datasets of one root (e.g. an unlabelled ``train``
+  folder and a labelled ``val`` folder) keeps both reports.
+
+A dataset leaves out the samples listed in both the root's report and its
+own folder's report (:func:`mmseg_uda.datasets.bad_samples.report_files`).
 """
 import os.path as osp
-from typing import Dict, List
+from typing import Dict, List, Optional
 
 import numpy as np
 
@@ -30,6 +40,22 @@ SAMPLES_WITH_CLASS_FILE = 'samples_with_class.json'
 BAD_SAMPLES_FILE = 'bad_samples.json'
 
 
+def folder_report_name(img_dir: str, split: Optional[str] = None) -> str:
+    """File name of the bad-sample report of the image folder ``img_dir``
+    (relative to the dataset root) and the optional split file ``split``:
+    ``bad_samples_<img_dir, '/' as '_'>[_<split file name without
+    extension>].json``, e.g. ``bad_samples_val_img.json`` for ``val/img``,
+    ``bad_samples_img_train.json`` for ``img`` with ``train.txt``; the
+    root's own report ``bad_samples.json`` for the root without a split."""
+    parts = [p for p in osp.normpath(img_dir or '.').replace(
+        '\\', '/').split('/') if p not in ('', '.')]
+    if split:
+        parts.append(osp.splitext(osp.basename(split))[0])
+    if not parts:
+        return BAD_SAMPLES_FILE
+    return f'bad_samples_{"_".join(parts)}.json'
+
+
 def cityscapes_id_to_train_id() -> Dict[int, int]:
     """Cityscapes label id -> trainId from the official label table of
     ``cityscapesscripts`` (GTA5 labels use the Cityscapes label ids). Ids
@@ -37,6 +63,25 @@ def cityscapes_id_to_train_id() -> Dict[int, int]:
     from cityscapesscripts.helpers.labels import labels
     return {
         lab.id: lab.trainId
+        for lab in labels if lab.id >= 0 and 0 <= lab.trainId < NUM_CLASSES
+    }
+
+
+#: The 7 Cityscapes categories that hold evaluated classes, in the order
+#: of their ``categoryId`` (1..7) in cityscapesscripts' label table.
+CITYSCAPES_CATEGORIES = ('flat', 'construction', 'object', 'nature', 'sky',
+                         'human', 'vehicle')
+
+
+def cityscapes_id_to_category_id() -> Dict[int, int]:
+    """Cityscapes label id -> category class id ``0..6`` (``categoryId -
+    1``, :data:`CITYSCAPES_CATEGORIES`) from the official label table of
+    ``cityscapesscripts``, for the ids of the 19 evaluated classes; the
+    others (void, and labels ignored in evaluation such as parking or rail
+    track) are left out (they map to 255), as in the 19-class table."""
+    from cityscapesscripts.helpers.labels import labels
+    return {
+        lab.id: lab.categoryId - 1
         for lab in labels if lab.id >= 0 and 0 <= lab.trainId < NUM_CLASSES
     }
 

@@ -31,8 +31,11 @@ class FolderSegDataset(CheckedDatasetMixin, BaseSegDataset):
             classes are required (the palette is generated when missing).
         recursive (bool): also take the images of subfolders. Defaults to
             True (as mmseg); False for a flat folder.
-        bad_samples_file (str | None): the converter's report, relative to
-            ``data_root``. Defaults to ``'bad_samples.json'``.
+        bad_samples_file (str | None): the root's bad-sample report,
+            relative to ``data_root``; the report that
+            ``tools/dataset_converters/folder.py`` writes for this image
+            folder (``bad_samples_<folder>[_<split>].json``) is read too.
+            None reads neither. Defaults to ``'bad_samples.json'``.
         **kwargs: the arguments of mmseg's ``BaseSegDataset``
             (``img_suffix`` defaults to ``'.jpg'``, ``seg_map_suffix`` to
             ``'.png'``).

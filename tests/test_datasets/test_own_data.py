@@ -204,6 +204,26 @@ def test_row_source_image_without_label(own):
     assert len(runner.train_dataloader.dataset.source) == 11
 
 
+def test_truncated_jpeg_named_before_training(own):
+    """A truncated JPEG: its header is intact (a header-only check passed
+    it) and ``cv2.imread`` returns a partial image, but training's loader
+    refuses it; the check decodes it as training does and names it."""
+    path = osp.join(own['sim'], 'img', 'sim_00004.jpg')
+    data = open(path, 'rb').read()
+    with open(path, 'wb') as f:
+        f.write(data[:int(len(data) * 0.6)])
+    runner = runner_for(source_cfg(own), target_cfg(own), val_cfg(own))
+    with pytest.raises(DataCheckError,
+                       match=r'train_dataloader.dataset.source: cannot '
+                       r'(load|decode) image file .*sim_00004\.jpg'):
+        check_runner_datasets(runner)
+    src = DATASETS.build(source_cfg(own))
+    idx = [i for i in range(len(src))
+           if src.get_data_info(i)['img_path'] == path][0]
+    with pytest.raises(OSError, match=r'sim_00004\.jpg'):
+        src[idx]  # what training would have met
+
+
 def test_row_default_img_suffix_on_a_custom_folder(own):
     """img_suffix left at mmseg's default '.jpg' on a folder of PNGs: the
     plugin's datasets name the folder, the suffix and the other suffixes

@@ -3,6 +3,7 @@ pseudo-labels and confidence of UDA checkpoints, HRDA scale attention, on
 the synthetic target images (checkpoints of untrained tiny models)."""
 import glob
 import json
+import os
 import os.path as osp
 
 import cv2
@@ -160,3 +161,33 @@ def test_render_uses_the_classes_and_palette_of_the_data():
     legend = drawn['panel'][HEADER + 2:]  # below the 2-pixel panels
     for colour in meta['palette']:
         assert (legend == colour).all(-1).any()
+
+
+def test_unreadable_image_is_named_and_skipped(synthetic_data, tmp_path):
+    """An unreadable image among others: named on stderr, the others drawn,
+    exit status 1 at the end (rules out the bare AssertionError of mmcv's
+    loader that ended the run and lost the other images)."""
+    import shutil
+    import subprocess
+    import sys
+    cfg, ckpt = _checkpoint('source-only', tmp_path)
+    images = tmp_path / 'images'
+    images.mkdir()
+    for src in _val_images(synthetic_data)[:2]:
+        shutil.copy(src, images)
+    broken = images / 'a_broken.png'  # sorted first
+    broken.write_bytes(b'\x89PNG broken')
+    out = tmp_path / 'vis'
+    proc = subprocess.run(
+        [sys.executable, 'tools/analysis_tools/visualize_uda.py', cfg, ckpt,
+         str(images), '--out-dir', str(out)],
+        cwd=REPO, env=dict(os.environ, PYTHONPATH=REPO, OMP_NUM_THREADS='1'),
+        capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 1, proc.stderr[-3000:]
+    assert f'skipping {broken}' in proc.stderr
+    assert 'Traceback' not in proc.stderr
+    with open(out / 'summary.json') as f:
+        summary = json.load(f)
+    assert summary[0]['image'] == str(broken) and str(broken) in summary[0][
+        'error']
+    assert [len(e.get('files', ())) for e in summary[1:]] == [2, 2]

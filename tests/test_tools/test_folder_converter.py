@@ -58,7 +58,7 @@ def test_statistics_equal_a_direct_count(own):
     swc = read_json(own['sim'], 'samples_with_class.json')
     for c, entries in swc.items():
         assert entries == [[e['file'], e[c]] for e in stats if c in e]
-    assert read_json(own['sim'], 'bad_samples.json') == []
+    assert read_json(own['sim'], 'bad_samples_img.json') == []
 
 
 def test_every_kind_of_bad_sample_is_reported_with_file_and_values(own):
@@ -91,7 +91,7 @@ def test_every_kind_of_bad_sample_is_reported_with_file_and_values(own):
     }
     assert 'size mismatch' in reasons['img/sim_00003.jpg']
     assert '(9, 7)' in reasons['img/sim_00003.jpg']
-    assert read_json(sim, 'bad_samples.json') == summary['bad_samples']
+    assert read_json(sim, 'bad_samples_img.json') == summary['bad_samples']
     good = sorted(f'ann/sim_{i:05d}.png' for i in range(12)
                   if i not in (1, 2, 3, 4, 6))
     assert read_json(sim, 'sample_class_stats.json') == direct_stats(
@@ -100,7 +100,7 @@ def test_every_kind_of_bad_sample_is_reported_with_file_and_values(own):
 
 def test_rerun_gives_the_same_outputs(own):
     convert_sim(own)
-    names = ('bad_samples.json', 'sample_class_stats.json',
+    names = ('bad_samples_img.json', 'sample_class_stats.json',
              'samples_with_class.json')
     before = {n: open(osp.join(own['sim'], n)).read() for n in names}
     again = convert_sim(own)
@@ -173,3 +173,102 @@ def test_suffix_mistakes(own, capsys):
     assert "'.JPG': 5" in out and 'only in case' in out
     assert '7/7 samples' in out
     assert "type='FolderSegDataset'" in out
+
+
+def _truncate(path, keep=0.6):
+    """Cut a JPEG file: ``cv2.imread`` still returns an image (grey where
+    the data is missing), mmcv's decoding (training's) returns nothing."""
+    data = open(path, 'rb').read()
+    with open(path, 'wb') as f:
+        f.write(data[:int(len(data) * keep)])
+
+
+def test_truncated_jpeg_is_a_bad_sample(own):
+    """Decoded as training decodes it (rules out ``cv2.imread``, which
+    passed it with '0 bad')."""
+    _truncate(osp.join(own['sim'], 'img', 'sim_00007.jpg'))
+    summary = convert_sim(own)
+    assert [(b['image'], b['reason']) for b in summary['bad_samples']] == [
+        ('img/sim_00007.jpg', 'unreadable image')]
+
+
+def test_two_folders_of_one_root_keep_their_reports(own):
+    """A labelled val folder and an unlabelled train folder checked in one
+    root: the second check keeps the first one's report (rules out one
+    ``bad_samples.json`` per root, which the re-run overwrote), and the val
+    dataset leaves out its bad sample (tools/test.py failed on its missing
+    label)."""
+    from mmseg.registry import DATASETS
+    real = own['real']
+    val_ann = osp.join(real, 'val', 'ann')
+    missing = sorted(os.listdir(val_ann))[1]
+    os.remove(osp.join(val_ann, missing))
+    val = folder.convert_folder(real, img_dir='val/img', ann_dir='val/ann',
+                                img_suffix='.png', num_classes=19)
+    assert val['report'] == 'bad_samples_val_img.json'
+    for _ in range(2):  # the unlabelled check, and a re-run of it
+        train = folder.convert_folder(real, img_dir='train',
+                                      img_suffix='.png', recursive=False)
+        assert train['report'] == 'bad_samples_train.json'
+    assert [b['image'] for b in read_json(real, 'bad_samples_val_img.json')
+            ] == [f'val/img/{missing}']
+    assert read_json(real, 'bad_samples_train.json') == []
+    dataset = DATASETS.build(dict(
+        type='FolderSegDataset', data_root=real,
+        data_prefix=dict(img_path='val/img', seg_map_path='val/ann'),
+        img_suffix='.png', seg_map_suffix='.png',
+        metainfo=dict(classes=tuple(str(c) for c in range(19))),
+        pipeline=[]))
+    names = [osp.basename(dataset.get_data_info(i)['img_path'])
+             for i in range(len(dataset))]
+    assert len(names) == 3 and missing not in names
+
+
+def test_report_names_per_folder_and_split():
+    from mmseg_uda.datasets.dataset_files import folder_report_name
+    assert folder_report_name('') == 'bad_samples.json'  # the root's
+    assert folder_report_name('val/img') == 'bad_samples_val_img.json'
+    assert folder_report_name('img', 'lists/train.txt') == \
+        'bad_samples_img_train.json'
+    assert folder_report_name('.', 'val.txt') == 'bad_samples_val.json'
+
+
+def test_progress_without_a_terminal_is_plain_lines(own, capsys):
+    """Output to a file or a pipe (capsys: not a TTY) gets a plain line at
+    every tenth of the samples, never a carriage-return bar."""
+    assert folder.main([own['sim'], '--img-dir', 'img', '--ann-dir', 'ann',
+                        '--num-classes', '19', '--nproc', '2']) == 0
+    out = capsys.readouterr().out
+    assert '\r' not in out
+    lines = [line for line in out.splitlines() if 'samples done' in line]
+    assert [line.split()[0] for line in lines] == [
+        f'{n}/12' for n in (2, 4, 6, 8, 10, 12)]
+
+
+def test_cityscapes_categories_mapping(own):
+    """``--mapping cityscapes-categories``: Cityscapes label ids to the 7
+    categories (cityscapesscripts' categoryId - 1) for the 19 evaluated
+    classes; void and labels ignored in evaluation (parking 9, rail track
+    10) to 255."""
+    sim = own['sim']
+    lbl = osp.join(sim, 'ann', 'sim_00000.png')
+    ids = np.zeros((8, 10), np.uint8)
+    # road, sidewalk, building, pole, vegetation, sky, person, car,
+    # bicycle, parking, rail track, void (unlabeled)
+    ids[0, :10] = [7, 8, 11, 17, 21, 23, 24, 26, 33, 9]
+    ids[1, :2] = [10, 0]
+    Image.fromarray(ids).save(lbl)
+    Image.fromarray(np.random.default_rng(0).integers(
+        0, 255, (8, 10, 3), np.uint8)).save(
+        osp.join(sim, 'img', 'sim_00000.jpg'))
+    summary = convert_sim(own, mapping='cityscapes-categories',
+                          num_classes=7)
+    out = np.array(Image.open(osp.join(sim, 'ann',
+                                       'sim_00000_labelTrainIds.png')))
+    assert out[0, :10].tolist() == [0, 0, 1, 2, 3, 4, 5, 6, 6, 255]
+    assert out[1, :2].tolist() == [255, 255]
+    assert 'img/sim_00000.jpg' not in [b['image']
+                                       for b in summary['bad_samples']]
+    assert folder.TABLE_CLASSES['cityscapes-categories'] == (
+        'flat', 'construction', 'object', 'nature', 'sky', 'human',
+        'vehicle')

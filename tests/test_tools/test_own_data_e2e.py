@@ -54,12 +54,13 @@ def test_own_data_end_to_end(synthetic_data, tmp_path):
         # interpreter start-up)
         assert args[0] == 'tools/dataset_converters/folder.py'
         assert converter.main(args[1:]) == 0
-    with open(osp.join(roots['sim'], 'bad_samples.json')) as f:
+    with open(osp.join(roots['sim'], 'bad_samples_img.json')) as f:
         bad = json.load(f)
     assert [b['image'] for b in bad] == ['img/sim_00002.jpg']
     assert '[40]' in bad[0]['reason']
-    for root in (roots['real'], roots['real_val']):
-        with open(osp.join(root, 'bad_samples.json')) as f:
+    for root, report in ((roots['real'], 'bad_samples_train.json'),
+                         (roots['real_val'], 'bad_samples_img.json')):
+        with open(osp.join(root, report)) as f:
             assert json.load(f) == []
     assert osp.isfile(osp.join(roots['sim'], 'sample_class_stats.json'))
 

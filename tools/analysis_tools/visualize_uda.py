@@ -15,11 +15,16 @@ Per image ``<stem>``: ``<stem>_pred.png``, ``<stem>_pseudo_label.png``
 ``<stem>_attention.png`` (HRDA: weight of the detail prediction) and
 ``<stem>_panel.png`` (all side by side); ``summary.json`` lists the files
 and DACS's pseudo-label weight of each image.
+
+An image that cannot be read (as the config's test pipeline decodes it) is
+named on stderr and skipped, the others are drawn; ``summary.json`` lists
+it with its ``error``, and the command exits with status 1 at the end.
 """
 import argparse
 import json
 import os
 import os.path as osp
+import sys
 
 from mmengine.config import Config, DictAction
 from mmengine.runner import load_checkpoint
@@ -37,7 +42,8 @@ from mmseg_uda.apis.visualize import (
     test_pipeline,
     val_samples,
 )
-from mmseg_uda.datasets.data_checks import load_label
+from mmseg_uda.datasets.data_checks import load_label, pipeline_loaders
+from mmseg_uda.datasets.transforms import read_image
 
 
 def parse_args(argv=None):
@@ -87,8 +93,15 @@ def main(argv=None):
         val = val_samples(cfg)
         paths = sorted(val)[:args.max_images]
     summary = []
+    image_loader, _ = pipeline_loaders(pipeline)
     for path in paths:
         stem = osp.splitext(osp.basename(path))[0]
+        try:
+            read_image(path, image_loader)
+        except OSError as e:
+            print(f'skipping {path}: {e}', file=sys.stderr)
+            summary.append(dict(image=path, error=str(e)))
+            continue
         result = analyse_image(model, pipeline, path, args.threshold)
         info = val.get(osp.normpath(path), {})
         if info.get('seg_map_path'):
@@ -106,9 +119,13 @@ def main(argv=None):
         print(f'{path}: ' + ', '.join(sorted(entry['files'])))
     with open(osp.join(args.out_dir, 'summary.json'), 'w') as f:
         json.dump(summary, f, indent=1)
-    print(f'{len(summary)} image(s) -> {args.out_dir}')
+    skipped = [e['image'] for e in summary if 'error' in e]
+    print(f'{len(summary) - len(skipped)} image(s) -> {args.out_dir}')
+    if skipped:
+        print(f'{len(skipped)} image(s) could not be read and were skipped: '
+              + ', '.join(skipped), file=sys.stderr)
     return summary
 
 
 if __name__ == '__main__':
-    main()
+    sys.exit(1 if any('error' in e for e in main()) else 0)

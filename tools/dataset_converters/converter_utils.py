@@ -8,9 +8,13 @@ size mismatch, unknown label values) are never converted: they are listed in
 ``bad_samples.json`` and left out of the statistics. The files written into
 the dataset root are described in :mod:`mmseg_uda.datasets.dataset_files`.
 """
+import math
+import multiprocessing
 import os
 import os.path as osp
-from typing import Callable, Dict, List, Optional, Sequence
+import sys
+import time
+from typing import Callable, Dict, Iterable, List, Optional, Sequence, TextIO
 
 import cv2
 import numpy as np
@@ -25,6 +29,7 @@ from mmseg_uda.datasets.dataset_files import (
     convert_ids,
     write_class_stats,
 )
+from mmseg_uda.datasets.transforms.loading import read_image
 from mmseg_uda.utils.io import atomic_open, atomic_write_json
 
 #: Valid Cityscapes label ids (0..33); any other value in a GTA label is
@@ -85,9 +90,13 @@ def is_up_to_date(out_path: str, *inputs: str) -> bool:
 
 # ------------------------------------------------------------ sample checks
 def check_image(img_path: str):
-    """Return (shape (H, W), reason or None) of an image file."""
-    img = cv2.imread(img_path, cv2.IMREAD_COLOR)
-    if img is None:
+    """Return (shape (H, W), reason or None) of an image file, decoded as
+    the training pipelines decode it (``read_image``: mmcv's
+    ``LoadImageFromFile``; ``cv2.imread`` returns a truncated JPEG's
+    partial image where mmcv's decoding refuses it)."""
+    try:
+        img = read_image(img_path)
+    except OSError:
         return None, 'unreadable image'
     if int(img.max()) == int(img.min()):
         return img.shape[:2], 'blank image (all pixels equal)'
@@ -188,16 +197,19 @@ def relative_to(root: str):
 # --------------------------------------------------------------- statistics
 def write_conversion_outputs(out_dir: str,
                              records: List[dict],
-                             write_stats: bool = True) -> dict:
-    """Write the statistics and the bad-sample report; return a summary."""
+                             write_stats: bool = True,
+                             report: str = BAD_SAMPLES_FILE) -> dict:
+    """Write the statistics and the bad-sample report (``report``, in
+    ``out_dir``); return a summary."""
     bad = [
         {'image': r['image'], 'label': r['label'], 'reason': r['reason']}
         for r in records if r['reason'] is not None
     ]
     if write_stats:
         write_class_stats(out_dir, records)
-    atomic_write_json(osp.join(out_dir, BAD_SAMPLES_FILE), bad)
+    atomic_write_json(osp.join(out_dir, report), bad)
     return {
+        'report': report,
         'total': len(records),
         'good': len(records) - len(bad),
         'bad': len(bad),
@@ -205,15 +217,39 @@ def write_conversion_outputs(out_dir: str,
         'bad_samples': bad}
 
 
-def run_jobs(func: Callable, tasks: list, nproc: int = 1) -> list:
-    """Run ``func`` over ``tasks`` with a progress bar, in ``nproc``
-    processes (order kept)."""
+def _progress_lines(results: Iterable, total: int, out: TextIO) -> list:
+    """The items of ``results`` as a list, printing a plain line
+    ``N/total samples done (T s)`` at every tenth of ``total``."""
+    step = max(1, math.ceil(total / 10))
+    done: list = []
+    start = time.time()
+    for result in results:
+        done.append(result)
+        if len(done) % step == 0 or len(done) == total:
+            print(f'{len(done)}/{total} samples done '
+                  f'({time.time() - start:.0f} s)', file=out, flush=True)
+    return done
+
+
+def run_jobs(func: Callable, tasks: list, nproc: int = 1,
+             out: Optional[TextIO] = None) -> list:
+    """Run ``func`` over ``tasks`` in ``nproc`` processes (order kept),
+    showing the progress on ``out`` (default: stdout): mmengine's progress
+    bar on a terminal, otherwise a plain line at every tenth of the tasks
+    (the bar redraws itself with carriage returns, which a log file or a
+    cluster's job output keeps as one line per update)."""
     from mmengine.utils import track_parallel_progress, track_progress
     if not tasks:
         return []
+    out = out or sys.stdout
+    if getattr(out, 'isatty', lambda: False)():
+        if nproc > 1:
+            return track_parallel_progress(func, tasks, nproc, file=out)
+        return track_progress(func, tasks, file=out)
     if nproc > 1:
-        return track_parallel_progress(func, tasks, nproc)
-    return track_progress(func, tasks)
+        with multiprocessing.Pool(nproc) as pool:
+            return _progress_lines(pool.imap(func, tasks), len(tasks), out)
+    return _progress_lines(map(func, tasks), len(tasks), out)
 
 
 def print_summary(name: str, summary: dict, out_dir: str) -> None:
@@ -223,7 +259,7 @@ def print_summary(name: str, summary: dict, out_dir: str) -> None:
     for b in summary['bad_samples'][:20]:
         print(f'  bad sample {b["image"]}: {b["reason"]}')
     if summary['bad']:
-        print(f'  full list: {osp.join(out_dir, BAD_SAMPLES_FILE)} (these '
+        print(f'  full list: {osp.join(out_dir, summary["report"])} (these '
               'samples are excluded from the statistics and from training)')
 
 

@@ -9,8 +9,12 @@ Every sample is checked: an unreadable or blank image, a missing or
 unreadable label, a label of another size than its image, label values that
 are not class ids ``0..C-1`` or the ignore index (or, with ``--mapping``,
 not ids of the mapping) make it a bad sample, listed with the file and the
-offending values in ``ROOT/bad_samples.json``; ``FolderSegDataset`` (and
-every training dataset of the plugin) leaves those out. The rare class
+offending values in the report of the image folder,
+``ROOT/bad_samples_<img-dir>[_<split>].json`` (``ROOT/bad_samples.json``
+for ``--img-dir`` ROOT itself without a split: one report per folder, so
+that checking a ``train`` and a ``val`` folder of one root keeps both);
+``FolderSegDataset`` (and every training dataset of the plugin) leaves
+those out. The rare class
 sampling statistics of the good samples are written to
 ``ROOT/sample_class_stats.json`` and ``ROOT/samples_with_class.json``.
 
@@ -19,7 +23,7 @@ Labels that already hold class ids are used in place. With ``--mapping``
 ``cityscapes``/``gta`` label ids, ``synthia``), the class-id labels are
 written next to the originals as ``<name><out-suffix>``, and only rewritten
 when their content changes. Without ``--ann-dir`` (an unlabelled target),
-only the images are checked and ``bad_samples.json`` written. All files are
+only the images are checked and the report written. All files are
 written atomically; a re-run gives the same outputs. See
 docs/own_data.md.
 """
@@ -35,8 +39,11 @@ from PIL import Image
 
 from mmseg_uda.datasets.checked_dataset import describe_other_files
 from mmseg_uda.datasets.dataset_files import (
+    CITYSCAPES_CATEGORIES,
     IGNORE_INDEX,
+    cityscapes_id_to_category_id,
     cityscapes_id_to_train_id,
+    folder_report_name,
 )
 
 from converter_utils import (
@@ -57,6 +64,18 @@ KNOWN_TABLES = {
     'cityscapes': (cityscapes_id_to_train_id, CITYSCAPES_KNOWN_IDS, None),
     'gta': (cityscapes_id_to_train_id, CITYSCAPES_KNOWN_IDS, None),
     'synthia': (lambda: SYNTHIA_ID_TO_TRAIN_ID, SYNTHIA_KNOWN_IDS, 0),
+    # the 7 categories (flat, construction, ..., vehicle) of Cityscapes or
+    # GTA5 label ids: a common coarse setup (--num-classes 7)
+    'cityscapes-categories': (cityscapes_id_to_category_id,
+                              CITYSCAPES_KNOWN_IDS, None),
+    'gta-categories': (cityscapes_id_to_category_id, CITYSCAPES_KNOWN_IDS,
+                       None),
+}
+#: class names of the --mapping tables whose classes are not the 19
+#: Cityscapes classes (printed in the dataset config)
+TABLE_CLASSES = {
+    'cityscapes-categories': CITYSCAPES_CATEGORIES,
+    'gta-categories': CITYSCAPES_CATEGORIES,
 }
 
 
@@ -169,9 +188,11 @@ def convert_folder(root: str,
     paths = list_images(images, img_suffix, recursive, split)
     other = '' if split else describe_other_files(
         images, img_suffix, recursive, images_only=True)
+    report = folder_report_name(img_dir, split)
     if ann_dir is None:
         records = run_jobs(_image_job, [(p, root) for p in paths], nproc)
-        summary = write_conversion_outputs(root, records, write_stats=False)
+        summary = write_conversion_outputs(root, records, write_stats=False,
+                                           report=report)
         return dict(summary, other_files=other, seg_map_suffix=None)
     if not num_classes:
         raise ValueError('labelled data needs --num-classes')
@@ -190,8 +211,8 @@ def convert_folder(root: str,
         label = osp.join(labels, stem + seg_map_suffix)
         out = osp.join(labels, stem + out_suffix) if mapping else None
         tasks.append((img, label, out, root, opts))
-    summary = write_conversion_outputs(root, check_samples(
-        _label_job, tasks, nproc))
+    summary = write_conversion_outputs(
+        root, check_samples(_label_job, tasks, nproc), report=report)
     return dict(summary, other_files=other,
                 seg_map_suffix=out_suffix if mapping else seg_map_suffix)
 
@@ -210,7 +231,8 @@ def dataset_config(args, seg_map_suffix: Optional[str]) -> str:
         lines.append(f'     ann_file={args.split!r},')
     if args.flat:
         lines.append('     recursive=False,')
-    lines.append('     metainfo=dict(classes=...), pipeline=...)')
+    classes = TABLE_CLASSES.get(args.mapping, '...')
+    lines.append(f'     metainfo=dict(classes={classes}), pipeline=...)')
     return '\n'.join(lines)
 
 
