@@ -33,6 +33,8 @@ def test_training_configs_declare_the_fault_tolerance_hooks(path):
         return  # test-only configs (configs/reference/*-ref_*-WxH.py)
     for key, hook_type in FT_HOOKS.items():
         assert cfg.default_hooks[key]['type'] == hook_type, (path, key)
+    # the checks before the first iteration (source-only configs too)
+    assert cfg.default_hooks['preflight']['type'] == 'PreflightCheckHook'
     if 'segmentor' in cfg.model:  # a UDA method
         types = [h['type'] for h in cfg.get('custom_hooks', [])]
         assert 'RandomStateHook' in types, path
@@ -67,7 +69,8 @@ def test_no_class_swap_in_the_library():
 
 #: every default hook a config may switch off with None that mmengine 0.10
 #: does not know (``checkpoint`` is mmengine's key, the others are not)
-SWITCHABLE = dict(FT_HOOKS, visualization='SegVisualizationHook')
+SWITCHABLE = dict(FT_HOOKS, visualization='SegVisualizationHook',
+                  preflight='PreflightCheckHook')
 
 
 class HookList:

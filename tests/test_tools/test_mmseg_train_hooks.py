@@ -7,7 +7,8 @@ from tests.helpers import QUICKSTART_DACS, mmseg_tool, run_tool, short_cfg
 
 #: default hooks of the configs that mmengine 0.10 does not know
 OFF = dict(preemption='PreemptionHook', nonfinite='NonFiniteGuardHook',
-           bad_samples='BadSampleHook', visualization='SegVisualizationHook')
+           bad_samples='BadSampleHook', visualization='SegVisualizationHook',
+           preflight='PreflightCheckHook')
 
 
 def test_mmseg_train_py_switches_plugin_hooks_off(synthetic_data, tmp_path):

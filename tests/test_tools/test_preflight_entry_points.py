@@ -11,7 +11,6 @@ import os.path as osp
 import re
 import shutil
 
-import mmseg
 import numpy as np
 import pytest
 from mmengine.runner import Runner
@@ -21,12 +20,12 @@ from mmseg_uda.datasets.data_checks import DataCheckError
 from tests.helpers import (
     QUICKSTART_DACS,
     QUICKSTART_SOURCE_ONLY,
+    mmseg_tool,
     run_tool,
     short_cfg,
 )
 
-MMSEG_TRAIN = osp.join(osp.dirname(mmseg.__file__), '.mim', 'tools',
-                       'train.py')
+MMSEG_TRAIN = mmseg_tool('train.py')
 NUM_CLASSES = 19
 
 
