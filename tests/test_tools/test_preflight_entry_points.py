@@ -121,3 +121,26 @@ def test_source_only_runs_get_the_checks(broken_roots, tmp_path):
                        rf".*\[{NUM_CLASSES}\]"):
         Runner.from_cfg(cfg).train()
     assert not glob.glob(str(tmp_path / 'work' / '*.pth'))
+
+
+def test_test_and_val_runs_check_their_data(small_roots, tmp_path):
+    """``runner.test()`` and a validation-only ``runner.val()`` check their
+    own set before the first batch (rules out checks only before
+    training: ``tools/test.py`` and mmseg's ``test.py`` run no training),
+    naming the key of the set and the label."""
+    roots = dict(small_roots)
+    roots['cityscapes'] = str(tmp_path / 'cityscapes')
+    shutil.copytree(small_roots['cityscapes'], roots['cityscapes'])
+    label = sorted(glob.glob(osp.join(roots['cityscapes'], 'gtFine', 'val',
+                                      '*', '*_labelTrainIds.png')))[1]
+    ids = np.array(Image.open(label))
+    ids[0, 0] = NUM_CLASSES
+    Image.fromarray(ids).save(label)
+    for mode, key in (('test', 'test_dataloader'), ('val',
+                                                     'val_dataloader')):
+        cfg = short_cfg(QUICKSTART_SOURCE_ONLY, roots,
+                        str(tmp_path / mode), 3, 3)
+        with pytest.raises(DataCheckError,
+                           match=rf'{key}\.dataset: .*{re.escape(label)}'
+                           rf".*\[{NUM_CLASSES}\]"):
+            getattr(Runner.from_cfg(cfg), mode)()
