@@ -11,3 +11,7 @@ train_dataloader = dict(
     sampler=dict(_delete_=True, type='InfiniteSampler', shuffle=True),
     dataset=dict(_delete_=True, **_base_.train_dataloader.dataset.source))
 train_cfg = dict(type='IterBasedTrainLoop')
+# validation must not move the training random stream (dropout, drop-path,
+# the loaders' seeds): the same weights whatever the validation interval,
+# as the UDA configs (docs/fault_tolerance.md)
+custom_hooks = [dict(type='RandomStateHook')]

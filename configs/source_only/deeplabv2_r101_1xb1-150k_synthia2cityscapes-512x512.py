@@ -12,3 +12,7 @@ train_dataloader = dict(
     batch_size=1,
     sampler=dict(_delete_=True, type='InfiniteSampler', shuffle=True),
     dataset=dict(_delete_=True, **_base_.train_dataloader.dataset.source))
+# validation must not move the training random stream (dropout, drop-path,
+# the loaders' seeds): the same weights whatever the validation interval,
+# as the UDA configs (docs/fault_tolerance.md)
+custom_hooks = [dict(type='RandomStateHook')]

@@ -1,7 +1,8 @@
 """Every hook of a training run is declared in its config: the
 fault-tolerance hooks in ``default_hooks`` (``configs/_base_/
-default_hooks.py``), ``RandomStateHook`` in the UDA method bases'
-``custom_hooks``; the loop registers none and swaps no class."""
+default_hooks.py``), ``RandomStateHook`` in the UDA method bases' and the
+source-only configs' ``custom_hooks``; the loop registers none and swaps no
+class."""
 import glob
 import os.path as osp
 import re
@@ -26,8 +27,9 @@ FT_HOOKS = dict(
                          ids=lambda p: osp.relpath(p, REPO + '/configs'))
 def test_training_configs_declare_the_fault_tolerance_hooks(path):
     """Rules out a config that trains without them (a base that lost them,
-    a schedule redefining ``default_hooks`` from scratch) or a UDA config
-    whose ``custom_hooks`` list drops ``RandomStateHook``."""
+    a schedule redefining ``default_hooks`` from scratch) or one whose
+    ``custom_hooks`` list drops ``RandomStateHook`` (UDA and source-only
+    alike: validation would move the training random stream)."""
     cfg = Config.fromfile(path)
     if 'train_cfg' not in cfg:
         return  # test-only configs (configs/reference/*-ref_*-WxH.py)
@@ -35,9 +37,8 @@ def test_training_configs_declare_the_fault_tolerance_hooks(path):
         assert cfg.default_hooks[key]['type'] == hook_type, (path, key)
     # the checks before the first iteration (source-only configs too)
     assert cfg.default_hooks['preflight']['type'] == 'PreflightCheckHook'
-    if 'segmentor' in cfg.model:  # a UDA method
-        types = [h['type'] for h in cfg.get('custom_hooks', [])]
-        assert 'RandomStateHook' in types, path
+    types = [h['type'] for h in cfg.get('custom_hooks', [])]
+    assert 'RandomStateHook' in types, path
 
 
 def test_the_loop_registers_no_hook(synthetic_data, tmp_path):

@@ -9,7 +9,7 @@ import sys
 import torch
 from mmengine.config import Config
 
-from tests.helpers import REPO, load_tool
+from tests.helpers import QUICKSTART_SOURCE_ONLY, REPO, load_tool, short_cfg
 from tests.test_engine import ft_helpers
 from tests.test_engine.dist_hooks import read_losses
 from tests.test_engine.ft_helpers import (
@@ -104,3 +104,26 @@ def test_apply_randomness_keeps_the_data_stream_seeded(monkeypatch):
     plain = Config(dict(train_dataloader=dict(sampler=dict(type='X'))))
     assert apply_randomness(plain) == {'seed': None}  # mmengine's default
     assert 'seed' not in plain.train_dataloader.sampler
+
+
+def _source_only_weights(roots, work_dir, val_interval):
+    cfg = short_cfg(QUICKSTART_SOURCE_ONLY, roots, str(work_dir), 3,
+                    val_interval, **{'default_hooks.checkpoint.interval': 3})
+    runner = build_runner(cfg)
+    runner.train()
+    return {k: v.detach().clone()
+            for k, v in runner.model.state_dict().items()}
+
+
+def test_source_only_run_does_not_depend_on_the_validation_interval(
+        synthetic_roots, tmp_path):
+    """A source-only baseline with the same seed trains the same weights
+    whether it validates after every iteration or only at the end (rules
+    out validation consuming the global random stream that the training
+    draws from: dropout, drop-path and the data loader's seeds, as mmengine's
+    plain loop lets it do; the UDA configs hold ``RandomStateHook``)."""
+    every = _source_only_weights(synthetic_roots, tmp_path / 'every', 1)
+    at_end = _source_only_weights(synthetic_roots, tmp_path / 'end', 3)
+    assert every.keys() == at_end.keys()
+    differ = [k for k in every if not torch.equal(every[k], at_end[k])]
+    assert not differ, differ[:5]

@@ -11,6 +11,8 @@ from mmengine.hooks import CheckpointHook, Hook
 from mmengine.logging import print_log
 from mmseg.registry import HOOKS
 
+from ...utils.openmmlab_private import built_train_loop, save_checkpoint_now
+
 #: Environment variable overriding the exit code after a pre-emption
 #: (``tools/slurm_train.sh`` sets it to request a requeue).
 EXIT_CODE_ENV = 'MMSEG_UDA_PREEMPT_EXIT_CODE'
@@ -122,8 +124,8 @@ class PreemptionHook(Hook):
                 if hasattr(hook, 'save_now'):
                     hook.save_now(runner, step)
                 else:
-                    hook._save_checkpoint_with_step(
-                        runner, step, dict(epoch=runner.epoch, iter=step))
+                    save_checkpoint_now(hook, runner, step,
+                                        dict(epoch=runner.epoch, iter=step))
         # Ranks > 0 must not exit (srun --kill-on-bad-exit) while rank 0
         # is still writing.
         if get_dist_info()[1] > 1:
@@ -137,7 +139,7 @@ class PreemptionHook(Hook):
     def _stop(self, runner, step: int) -> None:
         self._save(runner, step)
         self.preempted = True
-        runner._train_loop.stop_training = True
+        runner.train_loop.stop_training = True
 
     def after_train_iter(self, runner, batch_idx: int, data_batch=None,
                          outputs=None) -> None:
@@ -147,9 +149,9 @@ class PreemptionHook(Hook):
 
     def after_val_epoch(self, runner, metrics=None) -> None:
         # Validation runs after the iteration counter moved on.
-        loop = getattr(runner, '_train_loop', None)
+        loop = built_train_loop(runner)
         if (not self.preempted and hasattr(loop, 'stop_training')
-                and getattr(loop, '_iter', 0) > 0 and self._requested()):
+                and getattr(loop, 'iter', 0) > 0 and self._requested()):
             self._stop(runner, runner.iter)
 
     def after_train(self, runner) -> None:

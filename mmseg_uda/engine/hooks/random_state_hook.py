@@ -11,6 +11,8 @@ from mmengine.hooks import Hook
 from mmengine.logging import print_log
 from mmseg.registry import HOOKS
 
+from ...utils.openmmlab_private import built_train_loop
+
 #: Key of the random states in a checkpoint.
 CHECKPOINT_KEY = 'random_state'
 #: Key of the training sampler's seed in ``checkpoint['meta']``.
@@ -64,7 +66,7 @@ def restore_random_state(state: dict) -> None:
 
 
 def _train_sampler(runner):
-    loop = getattr(runner, '_train_loop', None)
+    loop = built_train_loop(runner)
     loader = getattr(loop, 'dataloader', None)
     if loader is None or isinstance(loader, dict):
         return None

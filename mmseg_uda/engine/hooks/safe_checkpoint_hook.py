@@ -16,6 +16,10 @@ from ...utils.checkpoint_safety import (
     remove_stale_tmp_files,
 )
 from ...utils.io import TMP_SUFFIX, atomic_replace, atomic_write
+from ...utils.openmmlab_private import (
+    resumes_latest_checkpoint,
+    set_checkpoint_to_resume,
+)
 
 
 def choose_resume_checkpoint(runner, choose: Callable[[str], Optional[str]]
@@ -26,12 +30,12 @@ def choose_resume_checkpoint(runner, choose: Callable[[str], Optional[str]]
 
     Gap in mmengine 0.10: the Runner has no public way to choose the
     checkpoint it resumes; ``load_or_resume`` reads the private ``_resume``
-    and ``_load_from``, so this is the one place that reads and writes them.
+    and ``_load_from`` (``utils/openmmlab_private.py``).
     """
-    if runner._resume and runner._load_from is None:
+    if resumes_latest_checkpoint(runner):
         path = choose(runner.work_dir)
         if path is not None:
-            runner._load_from = path
+            set_checkpoint_to_resume(runner, path)
 
 
 def _newest_complete_checkpoint(work_dir: str) -> Optional[str]:

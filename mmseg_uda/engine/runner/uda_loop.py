@@ -3,15 +3,16 @@ import logging
 from typing import Dict, List, Optional, Tuple, Union
 
 from mmengine.logging import print_log
-from mmengine.runner.loops import (
-    BaseLoop,
-    IterBasedTrainLoop,
-    _InfiniteDataloaderIterator,
-)
+from mmengine.runner.loops import BaseLoop, IterBasedTrainLoop
 from mmengine.runner.utils import calc_dynamic_intervals
 from mmseg.registry import LOOPS
 from torch.utils.data import DataLoader
 
+from ...utils.openmmlab_private import (
+    infinite_dataloader_iterator,
+    init_iter_loop_counters,
+    update_val_interval,
+)
 from ...utils.rank_agreement import raise_on_any_rank
 
 
@@ -69,12 +70,9 @@ class UDAIterBasedTrainLoop(IterBasedTrainLoop):
     ) -> None:
         # Not IterBasedTrainLoop.__init__: it starts iterating the loader.
         BaseLoop.__init__(self, runner, dataloader)
-        self._max_iters = int(max_iters)
-        if self._max_iters != max_iters:
+        if int(max_iters) != max_iters:
             raise ValueError(f'max_iters must be an integer, got {max_iters}')
-        self._max_epochs = 1
-        self._epoch = 0
-        self._iter = 0
+        init_iter_loop_counters(self, max_iters)
         self.val_begin = val_begin
         self.val_interval = val_interval
         self.stop_training = False
@@ -87,28 +85,28 @@ class UDAIterBasedTrainLoop(IterBasedTrainLoop):
 
     def _start_iterator(self) -> None:
         sampler = _find_sampler(self.dataloader)
-        if self._iter > 0 and sampler is not None:
-            consumed = self._iter * _batch_size(self.dataloader)
+        if self.iter > 0 and sampler is not None:
+            consumed = self.iter * _batch_size(self.dataloader)
             sampler.set_start(consumed)
             print_log(
-                f'Resuming the UDA sample stream at iteration {self._iter} '
+                f'Resuming the UDA sample stream at iteration {self.iter} '
                 f'({consumed} samples per rank) without reading the skipped '
                 'batches',
                 logger='current')
-            self.dataloader_iterator = _InfiniteDataloaderIterator(
+            self.dataloader_iterator = infinite_dataloader_iterator(
                 self.dataloader)
             return
         if sampler is not None:
             sampler.set_start(0)
-        self.dataloader_iterator = _InfiniteDataloaderIterator(
+        self.dataloader_iterator = infinite_dataloader_iterator(
             self.dataloader)
-        if self._iter > 0:
+        if self.iter > 0:
             print_log(
                 f'The sampler has no set_start: advancing the dataloader '
-                f'{self._iter} steps to skip the trained data',
+                f'{self.iter} steps to skip the trained data',
                 logger='current',
                 level=logging.WARNING)
-            for _ in range(self._iter):
+            for _ in range(self.iter):
                 next(self.dataloader_iterator)
 
     def _next_batch(self):
@@ -124,7 +122,7 @@ class UDAIterBasedTrainLoop(IterBasedTrainLoop):
         except Exception as e:  # noqa: BLE001 (re-raised on every rank)
             error = e
         raise_on_any_rank(
-            error, f'Loading the training batch of iteration {self._iter + 1}')
+            error, f'Loading the training batch of iteration {self.iter + 1}')
         return data_batch
 
     def run(self):
@@ -143,15 +141,15 @@ class UDAIterBasedTrainLoop(IterBasedTrainLoop):
         self.runner.call_hook('before_train')
         self.runner.call_hook('before_train_epoch')
         self._start_iterator()
-        while self._iter < self._max_iters and not self.stop_training:
+        while self.iter < self.max_iters and not self.stop_training:
             self.runner.model.train()
             data_batch = self._next_batch()
             self.run_iter(data_batch)
-            self._decide_current_val_interval()
+            update_val_interval(self)
             if (self.runner.val_loop is not None
-                    and self._iter >= self.val_begin
-                    and (self._iter % self.val_interval == 0
-                         or self._iter == self._max_iters)):
+                    and self.iter >= self.val_begin
+                    and (self.iter % self.val_interval == 0
+                         or self.iter == self.max_iters)):
                 self.runner.val_loop.run()
         self.runner.call_hook('after_train_epoch')
         self.runner.call_hook('after_train')

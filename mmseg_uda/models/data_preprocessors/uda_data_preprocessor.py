@@ -7,6 +7,8 @@ from mmengine.model import BaseDataPreprocessor
 from mmseg.registry import MODELS
 from mmseg.utils import stack_batch
 
+from ...utils.openmmlab_private import normalizes
+
 # Per-pixel fields that the UDA pipelines add next to ``gt_sem_seg`` and
 # that must be padded with the images (0 = invalid / zero weight).
 EXTRA_PIXEL_FIELDS = ('valid_pseudo_mask', 'seg_weight')
@@ -71,7 +73,7 @@ class UDADataPreProcessor(BaseDataPreprocessor):
         if dp.channel_conversion and inputs[0].size(0) == 3:
             inputs = [img[[2, 1, 0], ...] for img in inputs]
         inputs = [img.float() for img in inputs]
-        if dp._enable_normalize:
+        if normalizes(dp):
             inputs = [(img - dp.mean) / dp.std for img in inputs]
         shapes = [tuple(img.shape[-2:]) for img in inputs]
         inputs, pads = stack_batch(

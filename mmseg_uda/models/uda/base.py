@@ -186,7 +186,7 @@ class UDABaseSegmentor(BaseSegmentor):
     def _forward(self,
                  inputs: Tensor,
                  data_samples: Optional[SampleList] = None):
-        return self.predict_model._forward(inputs, data_samples)
+        return self.predict_model(inputs, data_samples, mode='tensor')
 
     def loss(self, inputs: Tensor, data_samples: SampleList) -> dict:
         """Supervised loss of the student on a plain (labelled) batch; the

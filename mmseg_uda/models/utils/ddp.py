@@ -9,6 +9,8 @@ import torch.nn as nn
 from torch._utils import _flatten_dense_tensors, _unflatten_dense_tensors
 from torch.nn.parallel import DistributedDataParallel
 
+from ...utils.openmmlab_private import add_backward_count
+
 
 def unwrap(module: nn.Module) -> nn.Module:
     """The module inside a (possibly nested) DDP wrapper."""
@@ -83,14 +85,14 @@ def step_backward(optim_wrapper, loss, **kwargs) -> None:
     """One of the backward passes of a UDA training step: the loss scaled
     for gradient accumulation, backward (AMP-aware), without counting."""
     optim_wrapper.backward(optim_wrapper.scale_loss(loss), **kwargs)
-    optim_wrapper._inner_count -= 1  # the step counts once, in finish_step
+    add_backward_count(optim_wrapper, -1)  # counted once, in finish_step
 
 
 def finish_step(optim_wrapper) -> bool:
     """End of a UDA training step: count it, and apply the optimizer step
     (then zero the gradients) if it completes an accumulation window;
     returns whether it did. Without accumulation, every step applies."""
-    optim_wrapper._inner_count += 1
+    add_backward_count(optim_wrapper, 1)
     if not optim_wrapper.should_update():
         return False
     optim_wrapper.step()
