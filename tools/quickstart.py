@@ -17,6 +17,14 @@ write
   runs (read from each run's ``vis_data/scalars.json``);
 - ``<work_dir>/results.json``: the numbers behind the table and plots.
 
+It also prints the label-free health of the UDA run (the
+``SelfTrainingHealthHook`` entries: confident share of the pseudo-labels,
+teacher-student agreement, entropy, collapse alarms) with whether its
+self-training was on, and the ranking of its checkpoints (one per
+validation) by the label-free criteria of
+``tools/analysis_tools/rank_checkpoints.py``, next to their true mIoU
+(docs/model_selection.md).
+
 A finished run is reused when its settings match (the source-only baseline
 is trained once for all methods); ``--retrain`` trains again.
 """
@@ -177,8 +185,9 @@ def build_cfg(config: str, roots: Dict[str, str], work_dir: str, iters: int,
             sched.end = iters
         if sched.get('warmup_iters', 0) > iters // 5:
             sched.warmup_iters = iters // 5
-    cfg.default_hooks.checkpoint.interval = iters
-    cfg.default_hooks.checkpoint.max_keep_ckpts = 1
+    # a checkpoint per validation, all kept: the demo ranks them
+    cfg.default_hooks.checkpoint.interval = val_interval
+    cfg.default_hooks.checkpoint.max_keep_ckpts = -1
     cfg.default_hooks.logger.interval = max(1, min(10, iters // 10))
     cfg.randomness = dict(seed=seed)
     # Several runners in one process: mmengine's visualizer and logger are
@@ -417,6 +426,78 @@ def format_table(classes: Sequence[str], columns: Dict[str, np.ndarray],
     return '\n'.join(lines)
 
 
+# ---------------------------------------------------------------- health
+def read_health(work_dir: str) -> List[dict]:
+    """The ``SelfTrainingHealthHook`` entries of the latest run in
+    ``work_dir`` (``<timestamp>/health.json``; [] without)."""
+    paths = sorted(glob.glob(osp.join(work_dir, '*', 'health.json')))
+    if not paths:
+        return []
+    with open(paths[-1]) as f:
+        return json.load(f)
+
+
+def format_health(entries: List[dict], name: str) -> str:
+    """The health lines of each validation and the verdict on whether
+    self-training was on."""
+    from mmseg_uda.engine.hooks.self_training_health_hook import (
+        SELF_TRAINING_OFF_ADVICE,
+        format_summary,
+    )
+    if not entries:
+        return f'{name}: no health entries (no validation ran)'
+    lines = ['  ' + format_summary(e) + (
+        ' [' + ', '.join(c['name'] for c in e['collapsed']) + ']'
+        if e['collapsed'] else '') for e in entries]
+    shares = [(e['confident_share'], e['iter']) for e in entries
+              if e['confident_share'] is not None]
+    if not shares:
+        lines.append(f'{name} has no pseudo-labels (no confident share).')
+    elif max(shares)[0] >= 0.01:
+        first = next(it for v, it in shares if v >= 0.01)
+        lines.append(
+            f'Self-training is on: the confident share of the pseudo-labels '
+            f'reached {100 * max(shares)[0]:.1f} % (>= 1 % from the '
+            f'validation at iteration {first} on).')
+    else:
+        lines.append(
+            'Self-training stayed off: the confident share of the '
+            'pseudo-labels was below 1 % at every validation, so the target '
+            'term added almost nothing (the teacher is too unsure for '
+            f'the fixed threshold this early). To fix it: '
+            f'{SELF_TRAINING_OFF_ADVICE}.')
+    return '\n'.join(lines)
+
+
+def rank_run(work_dir: str, roots: Dict[str, str]) -> List[dict]:
+    """The label-free criteria and the mIoU of every checkpoint of the
+    run (``rank_checkpoints.evaluate_work_dir``)."""
+    sys.path.insert(0, osp.join(osp.dirname(osp.abspath(__file__)),
+                                'analysis_tools'))
+    from rank_checkpoints import evaluate_work_dir
+    return evaluate_work_dir(work_dir, data_root=roots['cityscapes'],
+                             source_stats=roots['gta'], with_labels=True,
+                             device='cpu')
+
+
+def format_ranking(rows: List[dict]) -> str:
+    """The checkpoints, best default criterion first, the pick and how it
+    compares with the best mIoU."""
+    from rank_checkpoints import _oriented, format_rows
+
+    from mmseg_uda.evaluation.label_free import DEFAULT_CRITERION, spearman
+    pick = max(rows, key=lambda r: _oriented(r, DEFAULT_CRITERION))
+    best = max(rows, key=lambda r: r['mIoU'])
+    rho = spearman([_oriented(r, DEFAULT_CRITERION) for r in rows],
+                   [r['mIoU'] for r in rows])
+    return '\n'.join([
+        format_rows(rows, DEFAULT_CRITERION), '',
+        f'Label-free pick ({DEFAULT_CRITERION}): iteration {pick["iter"]} '
+        f'(mIoU {pick["mIoU"]:.2f}); best mIoU: iteration {best["iter"]} '
+        f'({best["mIoU"]:.2f}); Spearman {DEFAULT_CRITERION} vs mIoU over '
+        f'the {len(rows)} checkpoints: {rho:+.2f}'])
+
+
 # ---------------------------------------------------------------- figures
 def make_figure(vis_a: List[dict], vis_b: List[dict], titles: Sequence[str],
                 path: str) -> np.ndarray:
@@ -508,6 +589,19 @@ def main(argv: Optional[Sequence[str]] = None, out=sys.stdout) -> dict:
           file=out)
     print(table, file=out)
 
+    uda_dir = osp.join(args.work_dir, args.method)
+    health = read_health(uda_dir)
+    print(f'\nSelf-training health of {method_name} (no target labels '
+          'used):', file=out)
+    print(format_health(health, method_name), file=out)
+    with open(osp.join(uda_dir, 'console.log'), 'a') as log, \
+            contextlib.redirect_stdout(log), contextlib.redirect_stderr(log):
+        ranking = rank_run(uda_dir, roots)
+    print(f'\nCheckpoint ranking of {method_name} by label-free criteria '
+          '(the mIoU column uses the target labels, for comparison):',
+          file=out)
+    print(format_ranking(ranking), file=out)
+
     figure = osp.join(args.work_dir, 'figure.png')
     curve = osp.join(args.work_dir, 'miou_curve.png')
     make_figure(so['vis'], da['vis'],
@@ -529,6 +623,7 @@ def main(argv: Optional[Sequence[str]] = None, out=sys.stdout) -> dict:
                 **{k: v for k, v in r['record'].items() if k != 'settings'})
             for n, r in runs.items()
         },
+        health=health, checkpoint_ranking=ranking,
         figure=figure, miou_curve=curve,
         total_time_s=round(time.time() - t_start, 1),
         threads=torch.get_num_threads())

@@ -44,6 +44,11 @@ CRITERIA = {
     'confidence': 1,
 }
 
+#: The criterion that ranks checkpoints by default (``LabelFreeMetric``,
+#: ``rank_checkpoints.py``, the quick-start): the best of
+#: ``benchmarks/model_selection.py`` (docs/model_selection.md).
+DEFAULT_CRITERION = 'im'
+
 
 def pixel_entropy(probs: Tensor, dim: int = 1) -> Tensor:
     """Entropy (nats) of the class distribution of each pixel.
@@ -179,7 +184,8 @@ def spearman(x: Sequence[float], y: Sequence[float]) -> float:
 
 
 __all__ = [
-    'CRITERIA', 'batch_nuclear_norm', 'class_balance', 'collapsed_classes',
+    'CRITERIA', 'DEFAULT_CRITERION', 'batch_nuclear_norm', 'class_balance',
+    'collapsed_classes',
     'information_maximisation', 'pixel_entropy', 'sample_pixel_indices',
     'soft_neighbourhood_density', 'spearman'
 ]

@@ -134,13 +134,16 @@ def test_metric_on_hand_made_predictions(tmp_path):
 
 def test_metric_keys_prefix_and_errors(tmp_path):
     """Through mmengine's ``evaluate``: keys carry the ``label_free/``
-    prefix; ``select`` is validated; snd is the default score."""
+    prefix; ``select`` is validated; DEFAULT_CRITERION is the default
+    score."""
     metric = LabelFreeMetric()
     metric.dataset_meta = dict(classes=('a', 'b'))
     b = np.array([[[0.2, 0.7, 0.2]], [[0.8, 0.3, 0.8]]])
     metric.process({}, [_sample(b, 'b.png')])
     res = metric.evaluate(1)
-    assert res['label_free/score'] == res['label_free/snd']
+    from mmseg_uda.evaluation.label_free import CRITERIA, DEFAULT_CRITERION
+    assert res['label_free/score'] == CRITERIA[DEFAULT_CRITERION] * \
+        res[f'label_free/{DEFAULT_CRITERION}']
     assert 'label_free/class_balance' not in res
     with pytest.raises(ValueError, match='select'):
         LabelFreeMetric(select='accuracy')

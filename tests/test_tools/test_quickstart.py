@@ -48,6 +48,42 @@ def test_prints_the_table(tiny_run):
         r'source-only\s+iter\s+4: target mIoU', out)
 
 
+def test_prints_health_and_checkpoint_ranking(tiny_run):
+    """The UDA run's health at each validation with the verdict on
+    self-training (4 iterations: the teacher is unsure, so it says why it
+    is off and what to do), and its two checkpoints ranked with their
+    mIoU; both in results.json."""
+    out, res = tiny_run['stdout'], tiny_run['results']
+    assert 'Self-training health of DAFormer' in out
+    assert re.search(r'Self-training health at iteration 2: confident '
+                     r'share [\d.]+ %', out), out[-3000:]
+    assert 'Self-training is on' in out or (
+        'Self-training stayed off' in out and 'load_from' in out)
+    assert [e['iter'] for e in res['health']] == [2, 4]
+    assert 'Checkpoint ranking of DAFormer' in out
+    assert 'Label-free pick' in out
+    rows = res['checkpoint_ranking']
+    assert sorted(r['iter'] for r in rows) == [2, 4]
+    final = next(r for r in rows if r['iter'] == 4)
+    assert final['mIoU'] == pytest.approx(res['runs']['DAFormer']['mIoU'],
+                                          abs=0.011)
+
+
+def test_health_verdict():
+    """On from the first validation with a confident share >= 1 % (rules
+    out > at the boundary); off with the advice otherwise."""
+    def entry(it, share):
+        return dict(iter=it, confident_share=share, agreement=0.5,
+                    entropy=1.0, source_freq=None, collapsed=[],
+                    collapse_check=True)
+
+    on = qs.format_health([entry(2, 0.0), entry(4, 0.01), entry(6, 0.3)],
+                          'DAFormer')
+    assert 'Self-training is on' in on and 'iteration 4 on' in on
+    off = qs.format_health([entry(2, 0.0), entry(4, 0.009)], 'DAFormer')
+    assert 'Self-training stayed off' in off and 'classwise' in off
+
+
 def test_figure_has_four_panels_per_row(tiny_run):
     work, res = tiny_run['work'], tiny_run['results']
     fig = cv2.imread(osp.join(work, 'figure.png'))[..., ::-1]
@@ -151,7 +187,9 @@ def test_build_cfg_shortens_the_schedule():
     # the UDA model pads like its segmentor (128x128 crops stay 128x128)
     assert cfg.model.data_preprocessor.size == \
         cfg.model.segmentor.data_preprocessor.size == (128, 128)
-    assert cfg.default_hooks.checkpoint.interval == 50
+    # a checkpoint per validation, all kept (the demo ranks them)
+    assert cfg.default_hooks.checkpoint.interval == 10
+    assert cfg.default_hooks.checkpoint.max_keep_ckpts == -1
     assert cfg.randomness.seed == 0
 
 

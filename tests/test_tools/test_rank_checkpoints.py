@@ -11,6 +11,7 @@ from mmengine.config import Config
 from mmseg.registry import MODELS
 
 from mmseg_uda.datasets.synthetic import use_synthetic_roots
+from mmseg_uda.evaluation.label_free import DEFAULT_CRITERION
 from tests.helpers import QUICKSTART_SOURCE_ONLY, load_tool
 
 rank = load_tool('tools/analysis_tools/rank_checkpoints.py')
@@ -47,7 +48,7 @@ def test_ranks_with_and_without_labels(work_dir, synthetic_data, tmp_path,
     assert [r['iter'] for r in rows] == [2, 4]
     assert all('mIoU' in r and 'class_balance' in r for r in rows)
     assert 'Spearman' in out and 'keep:' in out
-    best = max(rows, key=lambda r: r['snd'])
+    best = max(rows, key=lambda r: rank._oriented(r, DEFAULT_CRITERION))
     assert f'keep: {best["checkpoint"]}' in out
     with open(prefix + '.json') as f:
         assert json.load(f) == rows

@@ -2,7 +2,7 @@
 
     python tools/analysis_tools/rank_checkpoints.py WORK_DIR [WORK_DIR ...] \\
         [--config CFG] [--data-root TARGET_ROOT] [--source-stats SRC_ROOT] \\
-        [--select snd] [--no-labels] [--out PREFIX]
+        [--select CRITERION] [--no-labels] [--out PREFIX]
 
 For every ``iter_*.pth`` (or ``epoch_*.pth``) of each work dir, the model
 of the run's config (the copy that ``tools/train.py`` writes into the work
@@ -112,7 +112,7 @@ def evaluate_work_dir(work_dir: str,
                       data_root: Optional[str] = None,
                       source_stats: Optional[str] = None,
                       with_labels: Optional[bool] = None,
-                      select: str = 'snd',
+                      select: Optional[str] = None,
                       device: Optional[str] = None,
                       checkpoints: Optional[Sequence[str]] = None
                       ) -> List[dict]:
@@ -282,7 +282,9 @@ def parse_args(argv=None):
     p.add_argument('--source-stats', help='source sample_class_stats.json '
                    'or its folder (adds class_balance and the collapse '
                    'count)')
-    p.add_argument('--select', default='snd', help='the ranking criterion')
+    p.add_argument('--select', default=None, help='the ranking criterion '
+                   '(default: mmseg_uda.evaluation.label_free.'
+                   'DEFAULT_CRITERION)')
     p.add_argument('--no-labels', action='store_true',
                    help='do not read target labels even if they exist')
     p.add_argument('--device', default=None)
@@ -294,6 +296,8 @@ def parse_args(argv=None):
 def main(argv=None, out=None) -> List[dict]:
     out = out or sys.stdout
     args = parse_args(argv)
+    from mmseg_uda.evaluation.label_free import DEFAULT_CRITERION
+    args.select = args.select or DEFAULT_CRITERION
     rows = []
     for work_dir in args.work_dirs:
         rows += evaluate_work_dir(

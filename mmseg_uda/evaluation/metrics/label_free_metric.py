@@ -12,6 +12,7 @@ from mmseg.registry import METRICS
 from ...datasets.rare_class_sampling import source_class_frequencies
 from ..label_free import (
     CRITERIA,
+    DEFAULT_CRITERION,
     batch_nuclear_norm,
     class_balance,
     collapsed_classes,
@@ -48,8 +49,9 @@ class LabelFreeMetric(BaseMetric):
       ``source_stats``).
 
     Args:
-        select (str): the criterion behind ``score``. Defaults to
-            ``'snd'`` (the best of ``benchmarks/model_selection.py``;
+        select (str, optional): the criterion behind ``score``. Defaults to
+            None: :data:`mmseg_uda.evaluation.label_free.DEFAULT_CRITERION`
+            (the best of ``benchmarks/model_selection.py``;
             docs/model_selection.md).
         num_pixels (int): pixels sampled per image for SND and BNM.
             Defaults to 100 (the SND reference's segmentation setting).
@@ -68,7 +70,7 @@ class LabelFreeMetric(BaseMetric):
     default_prefix = 'label_free'
 
     def __init__(self,
-                 select: str = 'snd',
+                 select: Optional[str] = None,
                  num_pixels: int = 100,
                  temperature: float = 0.05,
                  source_stats: Optional[str] = None,
@@ -77,6 +79,7 @@ class LabelFreeMetric(BaseMetric):
                  collect_device: str = 'cpu',
                  prefix: Optional[str] = None) -> None:
         super().__init__(collect_device=collect_device, prefix=prefix)
+        select = select or DEFAULT_CRITERION
         if select not in CRITERIA:
             raise ValueError(f'LabelFreeMetric: select={select!r} is not a '
                              f'criterion; choose from {sorted(CRITERIA)}')
