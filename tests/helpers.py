@@ -170,3 +170,54 @@ def record_calls(monkeypatch, owner, name: str) -> list:
 
     monkeypatch.setattr(owner, name, wrapper)
     return calls
+
+
+#: ACDC sequences of the generated test split: one per condition.
+ACDC_TEST_SEQUENCES = dict(fog='GOPR0475', night='GOPR0351', rain='GP010400',
+                           snow='GOPR0122')
+
+
+def make_test_split(root: str, target: str) -> list:
+    """A tiny unlabelled test split in the layout and with the file names of
+    a benchmark's (images of uneven sizes, none square); returns the image
+    paths, sorted.
+
+    - ``acdc``: ``rgb_anon/<condition>/test/<seq>/<seq>_frame_<6 digits>_
+      rgb_anon.png``, 2 per condition, and a ``train`` image per condition
+      that a test split must not read;
+    - ``darkzurich``: ``rgb_anon/test/night/<seq>/<seq>_frame_<6 digits>_
+      rgb_anon.png``, 3 images;
+    - ``cityscapes``: ``leftImg8bit/test/<city>/<city>_<seq>_<frame>_
+      leftImg8bit.png``, 3 images.
+    """
+    import cv2
+    import numpy as np
+    rng = np.random.default_rng(0)
+    sizes = [(40, 24), (36, 20), (44, 28), (30, 18)]  # (w, h)
+    paths, extra = [], []
+    if target == 'acdc':
+        for c, (condition, seq) in enumerate(ACDC_TEST_SEQUENCES.items()):
+            for i in range(2):
+                paths.append(osp.join(
+                    root, 'rgb_anon', condition, 'test', seq,
+                    f'{seq}_frame_{c * 100 + i:06d}_rgb_anon.png'))
+            extra.append(osp.join(root, 'rgb_anon', condition, 'train', seq,
+                                  f'{seq}_frame_{c * 100 + 50:06d}'
+                                  '_rgb_anon.png'))
+    elif target == 'darkzurich':
+        seq = 'GOPR0356'
+        paths = [osp.join(root, 'rgb_anon', 'test', 'night', seq,
+                          f'{seq}_frame_{n:06d}_rgb_anon.png')
+                 for n in (3, 100, 421)]
+    elif target == 'cityscapes':
+        paths = [osp.join(root, 'leftImg8bit', 'test', city,
+                          f'{city}_{seq:06d}_000019_leftImg8bit.png')
+                 for city, seq in (('berlin', 0), ('berlin', 1),
+                                   ('bonn', 35))]
+    else:
+        raise ValueError(target)
+    for i, path in enumerate(paths + extra):
+        w, h = sizes[i % len(sizes)]
+        os.makedirs(osp.dirname(path), exist_ok=True)
+        cv2.imwrite(path, rng.integers(0, 256, (h, w, 3), dtype=np.uint8))
+    return sorted(paths)

@@ -196,15 +196,86 @@ def relax_deterministic_algorithms() -> None:
     torch.use_deterministic_algorithms(True, warn_only=True)
 
 
-def load_config(args):
+#: The test-split configs of ``tools/test.py --submit NAME``.
+TEST_SPLITS_DIR = osp.join(osp.dirname(osp.dirname(osp.abspath(__file__))),
+                           'configs', '_base_', 'datasets', 'test_splits')
+#: Transforms that load labels: the test splits have none.
+LABEL_LOADERS = ('LoadAnnotations', 'LoadCheckedAnnotations')
+
+
+def without_label_loading(pipeline):
+    """``pipeline`` without its label loaders, also inside
+    ``TestTimeAug``'s lists of alternatives (an emptied list is dropped:
+    ``TestTimeAug`` would otherwise produce no combination)."""
+    out = []
+    for t in pipeline:
+        if isinstance(t, (list, tuple)):
+            kept = without_label_loading(t)
+            if kept:
+                out.append(kept)
+            continue
+        if t.get('type') in LABEL_LOADERS:
+            continue
+        if t.get('type') == 'TestTimeAug':
+            t = dict(t, transforms=without_label_loading(t['transforms']))
+        out.append(t)
+    return out
+
+
+def apply_test_split(cfg, split: str) -> str:
+    """``tools/test.py --submit``: test on an unlabelled test split and write
+    the server's submission archive.
+
+    ``split`` names a config of ``configs/_base_/datasets/test_splits``
+    (``acdc``, ``darkzurich``, ``cityscapes``) or is a path to such a
+    config. Its ``test_dataloader.dataset``, ``test_evaluator`` and
+    ``tta_model`` replace the config's; the config's own test pipeline (its
+    sizes, HRDA's scales) and TTA pipeline are kept, without the label
+    loading. Applied before ``--cfg-options``, which can then change the
+    split's settings.
+
+    Returns:
+        str: the test-split config file used.
+    """
+    from mmengine.config import Config
+    path = split if split.endswith('.py') else osp.join(
+        TEST_SPLITS_DIR, f'{split}.py')
+    if not osp.isfile(path):
+        names = sorted(
+            osp.splitext(f)[0] for f in os.listdir(TEST_SPLITS_DIR)
+            if f.endswith('.py'))
+        raise FileNotFoundError(f'--submit {split!r}: no test-split config '
+                                f'{path}; choose one of {names} or give a '
+                                'config file')
+    split_cfg = Config.fromfile(path)
+    dataset = split_cfg.test_dataloader.dataset
+    dataset.pipeline = without_label_loading(
+        cfg.test_dataloader.dataset.pipeline)
+    cfg.test_dataloader.dataset = dataset
+    cfg.test_evaluator = split_cfg.test_evaluator
+    if 'tta_pipeline' in cfg:
+        cfg.tta_pipeline = without_label_loading(cfg.tta_pipeline)
+    if 'tta_model' in split_cfg:
+        cfg.tta_model = split_cfg.tta_model
+    return path
+
+
+def load_config(args, test_split: Optional[str] = None):
     """The config of ``args.config`` as the command line makes it: the
-    launcher, ``--cfg-options`` merged, the work dir resolved (CLI > config >
-    ``./work_dirs/<config name>``). A default hook set to None stays in the
-    config (mmseg_uda lets mmengine switch it off, ``utils/compat.py``)."""
+    test split of ``--submit`` (:func:`apply_test_split`), the launcher,
+    ``--cfg-options`` merged, the work dir resolved (CLI > config >
+    ``./work_dirs/<config name>``) and a submission's ``output_dir``
+    defaulted to ``<work_dir>/submission``. A default hook set to None stays
+    in the config (mmseg_uda lets mmengine switch it off,
+    ``utils/compat.py``)."""
     from mmengine.config import Config
     cfg = Config.fromfile(args.config)
+    if test_split is not None:
+        apply_test_split(cfg, test_split)
     cfg.launcher = args.launcher
     if args.cfg_options is not None:
         cfg.merge_from_dict(args.cfg_options)
     cfg.work_dir = default_work_dir(cfg, args.config, args.work_dir)
+    if test_split is not None and not cfg.test_evaluator.get('output_dir'):
+        cfg.test_evaluator.output_dir = osp.join(cfg.work_dir, 'submission')
     return cfg

@@ -31,6 +31,13 @@ def parse_args():
         '--wait-time', type=float, default=2, help='the interval of show (s)')
     parser.add_argument(
         '--tta', action='store_true', help='test time augmentation')
+    parser.add_argument(
+        '--submit',
+        metavar='SPLIT',
+        help='predict the unlabelled test split SPLIT (acdc, darkzurich, '
+        'cityscapes: configs/_base_/datasets/test_splits/, or a config '
+        'file) and write the benchmark server\'s archive to '
+        '<work_dir>/submission (docs/submit.md)')
     return parse_launch_args(parser)
 
 
@@ -51,7 +58,7 @@ def trigger_visualization_hook(cfg, args):
 
 def main():
     args = parse_args()
-    cfg = load_config(args)
+    cfg = load_config(args, test_split=args.submit)
     cfg.load_from = args.checkpoint
     if args.show or args.show_dir:
         cfg = trigger_visualization_hook(cfg, args)
@@ -62,9 +69,14 @@ def main():
         cfg.test_dataloader.dataset.pipeline = cfg.tta_pipeline
         cfg.tta_model.module = cfg.model
         cfg.model = cfg.tta_model
+        # Multi-GPU: the TTA model in one DDP, as mmseg wraps it. The UDA
+        # wrapper (one DDP per child) would wrap the TTA model's `module`,
+        # which then lacks the segmentor's attributes (out_channels).
+        cfg.model_wrapper_cfg = dict(type='MMDistributedDataParallel')
     if args.out is not None:
         cfg.test_evaluator['output_dir'] = args.out
-        cfg.test_evaluator['keep_results'] = True
+        if not args.submit:  # the submission writers keep their files
+            cfg.test_evaluator['keep_results'] = True
     setup_cpu_distributed(cfg, args.launcher)
     runner = Runner.from_cfg(cfg)
     # Size logged, labels checked before the first batch: PreflightCheckHook

@@ -1,4 +1,9 @@
-from .acdc import ACDCDataset, DarkZurichUDADataset
+from .acdc import (
+    ACDC_CONDITIONS,
+    ACDCDataset,
+    DarkZurichUDADataset,
+    acdc_condition,
+)
 from .checked_dataset import CheckedDatasetMixin, LabelValueError
 from .folder import FolderSegDataset
 from .gta import GTA5Dataset
@@ -14,7 +19,8 @@ from .transforms import (
 from .uda_dataset import UDADataset, seeded_global_rngs
 
 __all__ = [
-    'ACDCDataset', 'CheckedDatasetMixin', 'DarkZurichUDADataset',
+    'ACDC_CONDITIONS', 'ACDCDataset', 'acdc_condition',
+    'CheckedDatasetMixin', 'DarkZurichUDADataset',
     'FolderSegDataset', 'LabelValueError', 'GTA5Dataset', 'SynthiaDataset',
     'SYNTHIA_13_CLASSES', 'SYNTHIA_16_CLASSES', 'RareClassSampling',
     'RCSStatsError', 'UDAIndex', 'UDASampler', 'UDADataset',

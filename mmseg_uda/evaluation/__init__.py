@@ -1,3 +1,18 @@
-from .metrics import ClassSubsetIoUMetric, LabelFreeMetric
+from .metrics import (
+    ACDCSubmissionMetric,
+    CityscapesSubmissionMetric,
+    ClassSubsetIoUMetric,
+    ConditionIoUMetric,
+    DarkZurichSubmissionMetric,
+    LabelFreeMetric,
+    SubmissionError,
+    SubmissionMetric,
+    check_predictions,
+)
 
-__all__ = ['ClassSubsetIoUMetric', 'LabelFreeMetric']
+__all__ = [
+    'ACDCSubmissionMetric', 'CityscapesSubmissionMetric',
+    'ClassSubsetIoUMetric', 'ConditionIoUMetric',
+    'DarkZurichSubmissionMetric', 'LabelFreeMetric', 'SubmissionError',
+    'SubmissionMetric', 'check_predictions'
+]

@@ -290,6 +290,20 @@ def test_slide_windows_batched_equal_unbatched_and_averaged():
     assert pred[0].pred_sem_seg.shape == (64, 128)
 
 
+def test_hr_slide_covers_sides_not_multiple_of_the_stride():
+    """A 64x213 detail image (213 = 53.25 output-stride cells): the last
+    window ends at the grid's last column. Rounding its start instead left
+    that column without a window: NaN logits (0/0), e.g. under --tta at
+    scales that give such sizes."""
+    model = tiny_model().eval()
+    model.test_cfg.update(crop_size=(64, 64), stride=(32, 32))
+    with torch.no_grad():
+        hr = model.hr_slide_logits(torch.randn(1, 3, 64, 213))
+        fused = model.encode_decode(torch.randn(1, 3, 64, 213), [])
+    assert hr.shape[-1] == 54
+    assert torch.isfinite(hr).all() and torch.isfinite(fused).all()
+
+
 def test_slide_window_batch_memory_budget():
     # Rules out: a budget that is ignored (all windows of a large image in
     # one forward) or that rounds down to 0 windows.

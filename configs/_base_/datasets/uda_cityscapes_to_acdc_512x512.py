@@ -33,3 +33,6 @@ val_dataloader = dict(
         data_prefix=dict(img_path='rgb_anon/val', seg_map_path='gt/val'),
         pipeline=test_pipeline))
 test_dataloader = val_dataloader
+# tools/test.py on ACDC val: mmseg's IoU table and mIoU, plus the IoU per
+# condition (fog, night, rain, snow) from the image paths
+test_evaluator = dict(type='ConditionIoUMetric', iou_metrics=['mIoU'])

@@ -12,3 +12,5 @@ train_dataloader = dict(
 val_dataloader = dict(
     dataset=dict(type='DarkZurichUDADataset', data_root=target_data_root))
 test_dataloader = val_dataloader
+# night only: mmseg's IoU metric, no per-condition table
+test_evaluator = dict(type='IoUMetric')

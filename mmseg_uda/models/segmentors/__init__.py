@@ -1,3 +1,6 @@
 from .hrda_encoder_decoder import HRDAEncoderDecoder, get_crop_box, slide_boxes
+from .seg_tta import SegTTASoftmaxModel
 
-__all__ = ['HRDAEncoderDecoder', 'get_crop_box', 'slide_boxes']
+__all__ = [
+    'HRDAEncoderDecoder', 'SegTTASoftmaxModel', 'get_crop_box', 'slide_boxes'
+]

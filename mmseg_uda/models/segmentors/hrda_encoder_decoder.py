@@ -228,9 +228,15 @@ class HRDAEncoderDecoder(EncoderDecoder):
                 grid = (math.ceil(h / os_h), math.ceil(w / os_w))
                 preds = logits.new_zeros((b, logits.shape[1], *grid))
                 count = logits.new_zeros((b, 1, *grid))
-            for j, (y1, _, x1, _) in enumerate(chunk):
-                gy = min(int(round(y1 / os_h)), grid[0] - lh)
-                gx = min(int(round(x1 / os_w)), grid[1] - lw)
+            for j, (y1, y2, x1, x2) in enumerate(chunk):
+                # a window at the bottom/right border ends at the grid's
+                # end: when the image side is not a multiple of the output
+                # stride, rounding its start would leave the last row or
+                # column without a window (0/0 = NaN logits there)
+                gy = grid[0] - lh if y2 == h else min(
+                    int(round(y1 / os_h)), grid[0] - lh)
+                gx = grid[1] - lw if x2 == w else min(
+                    int(round(x1 / os_w)), grid[1] - lw)
                 preds[:, :, gy:gy + lh, gx:gx + lw] += logits[j * b:(j + 1) *
                                                               b]
                 count[:, :, gy:gy + lh, gx:gx + lw] += 1
