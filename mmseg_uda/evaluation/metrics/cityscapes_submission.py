@@ -3,7 +3,7 @@ the labelId PNGs; this adds the check and the archive (docs/submit.md)."""
 import os.path as osp
 from typing import Dict, Optional, Sequence
 
-import numpy as np
+import cityscapesscripts.helpers.labels as CSLabels
 from mmseg.evaluation import CityscapesMetric
 from mmseg.registry import METRICS
 
@@ -53,9 +53,10 @@ class CityscapesSubmissionMetric(SubmissionArchiveMixin, CityscapesMetric):
         super().__init__(output_dir=self.pred_dir, format_only=True,
                          keep_results=True, **kwargs)
         self.expected_images = expected_images
-        # labelIds of the trainIds 0..18 (cityscapesscripts' table)
-        self.label_ids = sorted(
-            self._convert_to_label_id(np.arange(19)).tolist())
+        # labelIds of the trainIds 0..18 (cityscapesscripts' table, which
+        # CityscapesMetric converts with)
+        self.label_ids = sorted(CSLabels.trainId2label[t].id
+                                for t in range(19))
 
     def process(self, data_batch: dict, data_samples: Sequence[dict]) -> None:
         super().process(data_batch, data_samples)
