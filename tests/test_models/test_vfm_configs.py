@@ -2,7 +2,8 @@
 HRDA) built from the real config files, shrunk for CPU by overriding keys
 (a 4-block ViT of width 24, narrow heads, SyncBN -> BN): one UDA training
 step each, and strict checkpoint round trips between the UDA model, the
-exported student and a plain mmseg segmentor."""
+exported student and a plain mmseg segmentor; one DACS step of the
+UPerNet-ConvNeXt config."""
 # ruff: noqa: I001  (mmseg_uda first: it installs the mmcv-lite shim)
 import mmseg_uda  # noqa: F401
 import glob
@@ -140,3 +141,33 @@ def test_checkpoint_round_trips(rel, tmp_path):
     for part in (model.student, model.teacher):
         for k, v in other.state_dict().items():
             assert torch.equal(part.state_dict()[k], v), k
+
+
+CONVNEXT = ('configs/vfm/'
+            'dacs_upernet-convnext-t_1xb2-40k_gta2cityscapes-512x512.py')
+
+
+def test_dacs_step_on_upernet_convnext():
+    """One DACS step of the UPerNet-ConvNeXt-T config (mmpretrain's ConvNeXt
+    at full depth, no ImageNet weights, narrow heads) with its ImageNet
+    feature distance: the frozen copy is an mmpretrain ConvNeXt too. Rules
+    out: an ``mmpretrain.`` backbone that the feature-distance copy cannot
+    build, the auxiliary head's mixed loss missing."""
+    cfg = Config.fromfile(osp.join(REPO, CONVNEXT))
+    seg = cfg.model.segmentor
+    seg.backbone.init_cfg = None
+    seg.decode_head.update(channels=16, norm_cfg=BN)
+    seg.auxiliary_head.update(channels=8, norm_cfg=BN)
+    seg.data_preprocessor.size = (64, 64)
+    cfg.model.update(pseudo_weight_ignore_top=0,
+                     pseudo_weight_ignore_bottom=0)
+    model = build(cfg.model)
+    assert type(model.imnet_backbone).__name__ == 'ConvNeXt'
+    model.train()
+    wrapper = OptimWrapper(torch.optim.SGD(
+        [p for p in model.parameters() if p.requires_grad], lr=0.01))
+    logs = model.train_step(uda_batch(size=64), wrapper)
+    for key in ('src.decode.loss_ce', 'src.aux.loss_ce',
+                'src.loss_imnet_feat_dist', 'mix.decode.loss_ce',
+                'mix.aux.loss_ce'):
+        assert key in logs and torch.isfinite(logs[key]), (key, logs)
