@@ -35,26 +35,6 @@ def test_amp_dtype_by_gpu_capability(monkeypatch, cuda, major, expected):
     assert named.dtype == 'float16'  # the config's own choice is kept
 
 
-def test_matmul_precision_hook_cuda_only_and_restored(monkeypatch):
-    # Rules out: a hook that changes CPU numerics, leaks the setting past
-    # the run, or accepts a typo.
-    import torch
-
-    from mmseg_uda.engine.hooks import MatmulPrecisionHook
-    before = torch.get_float32_matmul_precision()
-    hook = MatmulPrecisionHook('high')
-    monkeypatch.setattr(torch.cuda, 'is_available', lambda: False)
-    hook.before_run(None)
-    assert torch.get_float32_matmul_precision() == before
-    monkeypatch.setattr(torch.cuda, 'is_available', lambda: True)
-    hook.before_run(None)
-    assert torch.get_float32_matmul_precision() == 'high'
-    hook.after_run(None)
-    assert torch.get_float32_matmul_precision() == before
-    with pytest.raises(ValueError, match='precision'):
-        MatmulPrecisionHook('tf32')
-
-
 def test_amp_per_network_wrappers():
     cfg = Config.fromfile(
         REPO + '/configs/advseg/'

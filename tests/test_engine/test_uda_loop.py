@@ -1,13 +1,23 @@
 import copy
 import os.path as osp
 
+import pytest
 import torch
+from mmengine.config import Config
 from mmengine.model import BaseModel
 from mmengine.runner import Runner
 
 import mmseg_uda.engine.runner  # noqa: F401 (registers the loop)
 from mmseg_uda.datasets import UDADataset
-from tests.helpers import record_calls
+from tests.e2e_helpers import SYNTHETIC
+from tests.helpers import REPO, on_synthetic_data, record_calls
+
+
+@pytest.fixture
+def uda_cfg(synthetic_roots):
+    """The synthetic UDA dataset base on the generated data."""
+    return on_synthetic_data(Config.fromfile(osp.join(REPO, SYNTHETIC)),
+                             synthetic_roots)
 
 RECORD = []
 
