@@ -10,7 +10,7 @@ import torch
 from mmengine.registry import init_default_scope
 from mmseg.registry import MODELS
 
-from mmseg_uda.converters.dinov2 import BLOCK_KEYS, convert_dinov2
+from mmseg_uda.converters.dinov2 import convert_dinov2
 from mmseg_uda.models.backbones.vit_feature_pyramid import (
     resample_token_grid)
 from tests.helpers import load_tool
@@ -120,10 +120,14 @@ def test_bad_out_indices_are_refused():
         build_pyramid(out_indices=(3, 1, 2, 0))
 
 
-def release_checkpoint(num_layers=LAYERS, grid=4, chunked=False, seed=0):
+def release_checkpoint(num_layers=LAYERS, grid=4, chunked=False, seed=0,
+                       swiglu=False):
     """A DINOv2 release-layout state dict (key names of
     facebookresearch/dinov2's vision_transformer.py), random values, a
-    ``grid`` x ``grid`` position embedding plus the class token."""
+    ``grid`` x ``grid`` position embedding plus the class token; ``swiglu``:
+    ViT-g's fused SwiGLU feed-forward (``mlp.w12``/``mlp.w3``, hidden width
+    2/3 of FFN rounded up to a multiple of 8, as in the release's
+    swiglu_ffn.py)."""
     g = torch.Generator().manual_seed(seed)
 
     def t(*shape):
@@ -148,12 +152,23 @@ def release_checkpoint(num_layers=LAYERS, grid=4, chunked=False, seed=0):
             pre + 'attn.proj.bias': t(WIDTH),
             pre + 'ls1.gamma': t(WIDTH),
             pre + 'norm2.weight': t(WIDTH), pre + 'norm2.bias': t(WIDTH),
-            pre + 'mlp.fc1.weight': t(FFN, WIDTH),
-            pre + 'mlp.fc1.bias': t(FFN),
-            pre + 'mlp.fc2.weight': t(WIDTH, FFN),
-            pre + 'mlp.fc2.bias': t(WIDTH),
             pre + 'ls2.gamma': t(WIDTH),
         })
+        if swiglu:
+            hidden = (int(FFN * 2 / 3) + 7) // 8 * 8
+            state.update({
+                pre + 'mlp.w12.weight': t(2 * hidden, WIDTH),
+                pre + 'mlp.w12.bias': t(2 * hidden),
+                pre + 'mlp.w3.weight': t(WIDTH, hidden),
+                pre + 'mlp.w3.bias': t(WIDTH),
+            })
+        else:
+            state.update({
+                pre + 'mlp.fc1.weight': t(FFN, WIDTH),
+                pre + 'mlp.fc1.bias': t(FFN),
+                pre + 'mlp.fc2.weight': t(WIDTH, FFN),
+                pre + 'mlp.fc2.bias': t(WIDTH),
+            })
     return state
 
 
@@ -184,7 +199,20 @@ def test_converter_key_table_on_a_release_checkpoint(chunked):
     assert len(state) == len(release) - 1
     model = build_pyramid()
     model.vit.load_state_dict(state, strict=True)
-    assert 'mlp.w12.weight' in BLOCK_KEYS  # ViT-g's SwiGLU is in the table
+
+
+def test_converter_swiglu_checkpoint_loads_into_a_giant_style_vit():
+    """ViT-g's SwiGLU feed-forward (``mlp.w12``/``mlp.w3``) lands on
+    mmpretrain's ``swiglu_fused`` FFN keys and loads with ``strict=True``.
+    Rules out: w12/w3 missing from the table or mapped onto the plain
+    FFN's names."""
+    release = release_checkpoint(swiglu=True)
+    state, _ = convert_dinov2(release)
+    assert torch.equal(state['layers.2.ffn.w3.weight'],
+                       release['blocks.2.mlp.w3.weight'])
+    model = build_pyramid(
+        vit=tiny_vit(layer_cfgs=dict(ffn_type='swiglu_fused')))
+    model.vit.load_state_dict(state, strict=True)
 
 
 def test_converter_refuses_unknown_keys():
