@@ -64,10 +64,12 @@ class ViTFeaturePyramid(BaseModule):
     normalised by the ViT's final LayerNorm (as DINOv2's
     ``get_intermediate_layers(norm=True)`` serves its dense heads), are
     resampled to the strides ``strides`` of a hierarchical encoder: the
-    simple (parameter-free) pyramid of VFM-UDA++ (Englert and Dubbelman,
-    2025, "multi-scale features": strides 4, 8, 16, 32 from one ViT
-    resolution), so that the DAFormer head, HRDA and UPerNet take a DINOv2
-    encoder unchanged. Every level has ``embed_dims`` channels.
+    four-level input (4x, 2x, 1x and 0.5x a ViT's 1/16 resolution) that
+    the pyramid head of VFM-UDA++ (Englert and Dubbelman, 2025,
+    tue-mps/vfm-uda-plusplus ``models/multiscale_vfm/``) fuses, here
+    without parameters, so that the DAFormer head, HRDA and UPerNet take a
+    DINOv2 encoder unchanged (their per-level projections are the learned
+    part). Every level has ``embed_dims`` channels.
 
     Any input size works: mmpretrain's patch embedding pads the input on
     the bottom/right to a multiple of the patch size (``AdaptivePadding``,
