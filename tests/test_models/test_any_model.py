@@ -370,8 +370,12 @@ def test_wrapped_mmseg_head_equals_the_plugins_native_weighting():
     """mmseg's FCNHead with the loss wrapper and the same head with the
     plugin's ``PixelWeightedLossMixin`` (what DAFormerHead/DeepLabV2Head
     use) give identical weighted losses, OHEM sampler included: the two
-    paths have one semantics. Rules out: the wrapper and the mixin combining
-    seg_weight and the sampler's weight differently."""
+    paths have one semantics. The head is biased towards class 1 so that
+    OHEM drops its confidently right pixels (at random initialisation every
+    pixel is hard and OHEM's weight is all ones, which any combination
+    reproduces). Rules out: the wrapper and the mixin combining seg_weight
+    and the sampler's weight differently (e.g. one of them dropping the
+    sampler's weight)."""
     from tests.test_models.tiny_models import tiny_mit_segmentor
     losses, loss_modules = [], []
     for head in ('FCNHead', 'TinyWeightedFCNHead'):
@@ -380,9 +384,20 @@ def test_wrapped_mmseg_head_equals_the_plugins_native_weighting():
                                              thresh=0.6, min_kept=50)
         model = build_dacs(segmentor, imnet_feature_dist=None)
         model.eval()
+        student = model.student
+        with torch.no_grad():
+            student.decode_head.conv_seg.bias.copy_(
+                torch.tensor([0.0, 5.0, 0.0, 0.0]))
         inputs, samples = weighted_samples()
-        losses.append(model.student(inputs, samples, mode='loss'))
-        loss_modules.append(type(model.student.decode_head.loss_decode))
+        losses.append(student(inputs, samples, mode='loss'))
+        loss_modules.append(type(student.decode_head.loss_decode))
+        with torch.no_grad():  # OHEM drops some valid pixels
+            logits = F.interpolate(
+                student.decode_head(student.extract_feat(inputs)),
+                size=(CROP, CROP), mode='bilinear', align_corners=False)
+            label = torch.stack([s.gt_sem_seg.data for s in samples])
+            kept = student.decode_head.sampler.sample(logits, label)
+            assert 0.3 < kept[label[:, 0] != 255].mean() < 0.95
     assert loss_modules[0] is PixelWeightedLoss  # wrapped
     assert loss_modules[1] is not PixelWeightedLoss  # native
     torch.testing.assert_close(losses[0]['decode.loss_ce'],
