@@ -124,7 +124,7 @@ def tiny_mic_cfg(name, roots, work_dir, max_iters=2):
 
     seg = cfg.model.segmentor
     seg.data_preprocessor.size = CROP
-    if cfg.get('data_preprocessor'):  # injected by the Runner into DACS
+    if cfg.get('data_preprocessor'):  # the top-level one, kept consistent
         cfg.data_preprocessor.size = CROP
     seg.backbone.update(embed_dims=8, num_layers=[1, 1, 1, 1],
                         num_heads=[1, 2, 4, 8], init_cfg=None)
@@ -168,7 +168,7 @@ def tiny_adversarial_cfg(name, roots, work_dir, max_iters=2, crop=(64, 64)):
     cfg.val_evaluator = cfg.test_evaluator = evaluator
 
     seg = cfg.model.segmentor if name != 'source_only' else cfg.model
-    # the segmentor's and the top-level one (the Runner injects it)
+    # the segmentor's (and the top-level one, kept consistent)
     seg.data_preprocessor.size = crop
     cfg.data_preprocessor.size = crop
     seg.backbone.update(

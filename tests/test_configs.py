@@ -173,20 +173,22 @@ def test_config_parses_and_builds(rel, registries):
 
 @pytest.mark.parametrize('rel', CONFIGS)
 def test_uda_model_pads_like_its_segmentor(rel):
-    """The UDA model's pad size (its own ``data_preprocessor`` or the
-    config's top-level one that mmengine's Runner injects) equals the
-    segmentor's, so training crops are not padded (building the model
-    outside a Runner does not see the injected one)."""
+    """Every UDA config declares its ``UDADataPreProcessor``, whose
+    per-branch preprocessor is the segmentor's own (or equal to it, pad
+    size included), so training crops are not padded."""
     cfg = Config.fromfile(osp.join(CONFIG_ROOT, rel))
     seg = cfg.model.get('segmentor')
     if seg is None:
         return  # a plain segmentor carries its own preprocessor
-    outer = cfg.model.get('data_preprocessor') or cfg.get(
-        'data_preprocessor')
+    outer = cfg.model.get('data_preprocessor')
+    # declared in the UDA bases (not the top-level one the Runner injects
+    # into a model that declares none)
+    assert outer is not None and _type_name(outer) == 'UDADataPreProcessor'
+    outer = outer.get('data_preprocessor')
     if outer is None:
-        return  # UDABaseSegmentor then uses the segmentor's
-    if _type_name(outer) == 'UDADataPreProcessor':
-        outer = outer.get('data_preprocessor', outer)
+        # the segmentor's own, which must pad
+        assert seg.data_preprocessor.get('size') is not None, rel
+        return
     assert outer.get('size') == seg.data_preprocessor.get('size'), (
         f'{rel}: the UDA model pads to {outer.get("size")} but the '
         f'segmentor to {seg.data_preprocessor.get("size")}')

@@ -30,7 +30,6 @@ is trained once for all methods); ``--retrain`` trains again.
 """
 import argparse
 import contextlib
-import copy
 import gc
 import glob
 import json
@@ -170,12 +169,6 @@ def build_cfg(config: str, roots: Dict[str, str], work_dir: str, iters: int,
     for key in ('val_dataloader', 'test_dataloader'):
         cfg[key].num_workers = 0
         cfg[key].persistent_workers = False
-    seg = cfg.model.get('segmentor')
-    if seg is not None and cfg.model.get('data_preprocessor') is None:
-        # mmengine's Runner would give the UDA model the config's top-level
-        # `data_preprocessor`, whose pad size may be another crop's (the
-        # MiT-B5 base's 512x512): use the segmentor's own.
-        cfg.model.data_preprocessor = copy.deepcopy(seg.data_preprocessor)
     cfg.train_cfg.max_iters = iters
     cfg.train_cfg.val_interval = val_interval
     for sched in cfg.param_scheduler:

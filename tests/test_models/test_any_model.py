@@ -274,6 +274,37 @@ def test_pad_size_of_the_experiment_reaches_an_mmseg_model_base():
                    data_preprocessor=dict(given, std=[1.0, 1.0, 1.0]))
 
 
+def test_declared_uda_preprocessor_and_the_old_style(monkeypatch):
+    """The UDA bases declare ``data_preprocessor=dict(type=
+    'UDADataPreProcessor')``: each branch goes through the segmentor's own
+    preprocessor, silently. A config without the declaration (the Runner
+    then injects the top-level plain preprocessor) still builds, with a
+    warning naming the declaration. A segmentor without a pad size (an
+    ``mmseg::`` model base used as is) fails at build time naming the fix.
+    Rules out: the declared wrapper ignored (the top-level pad size used
+    instead of the segmentor's), the old style broken or silent, and the
+    missing pad size surfacing as mmseg's bare assert at the first step."""
+    from mmseg_uda.models.uda import base as base_module
+    warnings = []
+    monkeypatch.setattr(base_module, 'print_log',
+                        lambda msg, **kw: warnings.append(msg))
+    segmentor = shrunk_model(DLV3P)
+    segmentor.data_preprocessor['size'] = (CROP, CROP)
+    model = build_dacs(segmentor, init=False, imnet_feature_dist=None,
+                       data_preprocessor=dict(type='UDADataPreProcessor'))
+    assert model.data_preprocessor.data_preprocessor.size == (CROP, CROP)
+    assert not warnings
+    plain = dict(segmentor.data_preprocessor)  # what the Runner injects
+    model = build_dacs(segmentor, init=False, imnet_feature_dist=None,
+                       data_preprocessor=plain)
+    assert model.data_preprocessor.data_preprocessor.size == (CROP, CROP)
+    assert len(warnings) == 1 and "type='UDADataPreProcessor'" in warnings[0]
+    del segmentor.data_preprocessor['size']
+    with pytest.raises(ValueError, match='no pad size.*crop_size'):
+        build_dacs(segmentor, init=False, imnet_feature_dist=None,
+                   data_preprocessor=dict(type='UDADataPreProcessor'))
+
+
 def test_which_mmseg_heads_take_pixel_weights():
     """Every per-pixel head class mmseg registers is accepted (the issue's
     list among them) and the ones that compute their loss on other targets

@@ -20,8 +20,11 @@ USER_CONFIG = '''_base_ = [
     {uda!r},
 ]
 custom_imports = dict(imports=['mmseg_uda'], allow_failed_imports=False)
-data_preprocessor = dict(size=_base_.crop_size)
-model = dict(_delete_=True, segmentor=_base_.model, **_base_.uda)
+model = dict(
+    _delete_=True,
+    segmentor=dict(_base_.model, data_preprocessor=dict(
+        _base_.data_preprocessor, size=_base_.crop_size)),
+    **_base_.uda)
 '''
 # Following the run in TensorBoard: one more line.
 TENSORBOARD = '''visualizer = dict(vis_backends=[

@@ -225,7 +225,7 @@ def tiny_cfg(roots, work_dir, max_iters):
             if t.type == 'Resize':
                 t.scale = size
     seg = cfg.model.segmentor
-    # the Runner gives the model the top-level data_preprocessor (pad size)
+    # the segmentor's pad size (the top-level one kept consistent)
     cfg.data_preprocessor.size = seg.data_preprocessor.size = (128, 128)
     seg.hr_crop_size = (64, 64)
     seg.test_cfg.update(crop_size=(128, 128), stride=(64, 64))

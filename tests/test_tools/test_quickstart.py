@@ -184,9 +184,10 @@ def test_build_cfg_shortens_the_schedule():
     assert sched.max_iters == 50 and sched.warmup_iters == 10
     assert cfg.train_dataloader.dataset.source.data_root == '/d/gta'
     assert cfg.val_dataloader.dataset.data_root == '/d/cs'
-    # the UDA model pads like its segmentor (128x128 crops stay 128x128)
-    assert cfg.model.data_preprocessor.size == \
-        cfg.model.segmentor.data_preprocessor.size == (128, 128)
+    # the UDA model pads like its segmentor (128x128 crops stay 128x128):
+    # its declared UDADataPreProcessor takes the segmentor's own
+    assert cfg.model.data_preprocessor == dict(type='UDADataPreProcessor')
+    assert cfg.model.segmentor.data_preprocessor.size == (128, 128)
     # a checkpoint per validation, all kept (the demo ranks them)
     assert cfg.default_hooks.checkpoint.interval == 10
     assert cfg.default_hooks.checkpoint.max_keep_ckpts == -1

@@ -7,6 +7,9 @@
 # and uses an optimizer per child (schedules/sgd_adam_poly_150k.py).
 uda = dict(
     type='AdaptSegNet',
+    # each branch of the UDA batches (source, target) goes through the
+    # segmentor's own data_preprocessor
+    data_preprocessor=dict(type='UDADataPreProcessor'),
     discriminator=dict(
         type='FCDiscriminator',
         channels=(64, 128, 256, 512),

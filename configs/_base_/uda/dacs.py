@@ -5,6 +5,9 @@
 #   model = dict(_delete_=True, segmentor=_base_.model, **_base_.uda)
 uda = dict(
     type='DACS',
+    # each branch of the UDA batches (source, target) goes through the
+    # segmentor's own data_preprocessor
+    data_preprocessor=dict(type='UDADataPreProcessor'),
     pseudo_threshold=0.968,
     pseudo_weight_ignore_top=15,
     pseudo_weight_ignore_bottom=120,

@@ -12,6 +12,7 @@ _base_ = ['./advseg.py']
 uda = dict(
     _delete_=True,
     type='PFR',
+    data_preprocessor=_base_.uda.data_preprocessor,
     discriminator=_base_.uda.discriminator,
     gan_loss=_base_.uda.gan_loss,
     lambda_adv=0.002,

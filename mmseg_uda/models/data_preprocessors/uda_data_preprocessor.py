@@ -20,13 +20,21 @@ class UDADataPreProcessor(BaseDataPreprocessor):
     branch of ``{'source': {...}, 'target': {...}}`` training batches, and on
     plain batches (validation, test, inference) directly.
 
+    UDA models declare it in their config (``configs/_base_/uda/*.py``:
+    ``data_preprocessor=dict(type='UDADataPreProcessor')``) and fill in
+    their segmentor's own ``data_preprocessor`` when the config names none.
+
     Args:
-        data_preprocessor: config of the per-branch preprocessor; UDA models
-            default it to their segmentor's ``data_preprocessor``.
+        data_preprocessor (dict): config of the per-branch preprocessor
+            (e.g. ``SegDataPreProcessor``).
     """
 
     def __init__(self, data_preprocessor: dict):
         super().__init__()
+        if data_preprocessor is None:
+            raise ValueError(
+                'UDADataPreProcessor needs data_preprocessor (a UDA model '
+                "fills in its segmentor's own)")
         self.data_preprocessor = MODELS.build(data_preprocessor)
 
     @property

@@ -1,9 +1,11 @@
 """Base of UDA methods: a segmentor-shaped model that wraps any mmseg
 segmentor config as the student, with an optional EMA teacher."""
 import copy
+import logging
 from typing import Dict, List, Optional
 
 import torch.nn as nn
+from mmengine.logging import print_log
 from mmengine.runner.checkpoint import get_state_dict
 from mmseg.models.segmentors import BaseSegmentor
 from mmseg.registry import MODELS
@@ -87,6 +89,56 @@ def _with_pad_size(segmentor: ConfigType, given) -> ConfigType:
     return segmentor
 
 
+def _declared_uda_preprocessor(given):
+    """``given`` as a ``UDADataPreProcessor`` config (None: the default one).
+
+    The UDA bases (``configs/_base_/uda/*.py``) declare
+    ``data_preprocessor=dict(type='UDADataPreProcessor')``. A config written
+    before them has none, so mmengine's Runner injects the config's
+    top-level (plain) ``data_preprocessor``: it still works, applied to each
+    branch, with a warning naming the declaration to add.
+    """
+    if given is None:
+        return dict(type='UDADataPreProcessor')
+    if isinstance(given, dict) and given.get('type') != 'UDADataPreProcessor':
+        print_log(
+            f'model.data_preprocessor is a plain {given.get("type")} (the '
+            "config's top-level `data_preprocessor`, which mmengine's "
+            'Runner injects when the model declares none): it is applied '
+            "to each branch of the UDA batches. Declare model."
+            "data_preprocessor=dict(type='UDADataPreProcessor') (as "
+            'configs/_base_/uda/*.py do): each branch then goes through '
+            "the segmentor's own data_preprocessor.",
+            logger='current', level=logging.WARNING)
+        return dict(type='UDADataPreProcessor', data_preprocessor=given)
+    return given
+
+
+def _branch_preprocessor(given: dict, segmentor_own) -> dict:
+    """The ``UDADataPreProcessor`` config ``given`` with its per-branch
+    preprocessor: the segmentor's own when it names none, else the one it
+    names, which must then equal the segmentor's."""
+    if given.get('data_preprocessor') is None:
+        if segmentor_own is None:
+            raise ValueError(
+                'model.segmentor.data_preprocessor is required (the UDA '
+                "model's UDADataPreProcessor applies it to each branch), or "
+                'name one in model.data_preprocessor.data_preprocessor')
+        if (isinstance(segmentor_own, dict)
+                and segmentor_own.get('size') is None
+                and segmentor_own.get('size_divisor') is None):
+            # mmseg's stack_batch would fail an assert at the first step
+            raise ValueError(
+                'model.segmentor.data_preprocessor has no pad size (mmseg\'s '
+                'model bases leave it to the experiment): give the segmentor '
+                'one, e.g. segmentor=dict(_base_.model, data_preprocessor='
+                'dict(_base_.data_preprocessor, size=_base_.crop_size)) '
+                '(docs/any_model.md)')
+        return dict(given, data_preprocessor=copy.deepcopy(segmentor_own))
+    _check_same_preprocessor(given, segmentor_own)
+    return given
+
+
 class UDABaseSegmentor(BaseSegmentor):
     """Student (trained) and optional teacher (EMA, never trained) built from
     one segmentor config.
@@ -94,9 +146,12 @@ class UDABaseSegmentor(BaseSegmentor):
     Args:
         segmentor: config of any mmseg segmentor (``EncoderDecoder``,
             ``HRDAEncoderDecoder``, ...).
-        data_preprocessor: a per-branch preprocessor config (wrapped in
-            ``UDADataPreProcessor``) or a ``UDADataPreProcessor`` config;
-            defaults to the segmentor's own ``data_preprocessor``.
+        data_preprocessor: a ``UDADataPreProcessor`` config (the UDA bases
+            declare ``dict(type='UDADataPreProcessor')``: each branch goes
+            through the segmentor's own ``data_preprocessor``). None: the
+            same. A plain preprocessor config (a config written before the
+            declaration: mmengine's Runner injects the top-level one) is
+            applied per branch, with a warning.
         use_teacher: build the EMA teacher (updated by ``EMATeacherHook``).
         predict_on: ``'student'`` (default) or ``'teacher'``: the model used
             by ``predict`` (validation, test, inference).
@@ -114,22 +169,11 @@ class UDABaseSegmentor(BaseSegmentor):
                  test_cfg: OptConfigType = None,
                  pretrained: Optional[str] = None,
                  init_cfg: OptConfigType = None):
+        data_preprocessor = _declared_uda_preprocessor(data_preprocessor)
         segmentor = _with_pad_size(segmentor, data_preprocessor)
-        seg_preprocessor = segmentor.get('data_preprocessor')
-        if data_preprocessor is None:
-            data_preprocessor = seg_preprocessor
-            if data_preprocessor is None:
-                raise ValueError('model.segmentor.data_preprocessor is '
-                                 'required (or set model.data_preprocessor)')
-        _check_same_preprocessor(data_preprocessor, seg_preprocessor)
-        if isinstance(data_preprocessor, dict) and data_preprocessor.get(
-                'type') != 'UDADataPreProcessor':
-            # A plain preprocessor (also the top-level `data_preprocessor`
-            # that mmengine's Runner injects) is applied per branch.
-            data_preprocessor = dict(
-                type='UDADataPreProcessor',
-                data_preprocessor=data_preprocessor)
         if isinstance(data_preprocessor, dict):
+            data_preprocessor = _branch_preprocessor(
+                data_preprocessor, segmentor.get('data_preprocessor'))
             # mmseg's registry, so building works outside a Runner too.
             data_preprocessor = MODELS.build(data_preprocessor)
         super().__init__(
