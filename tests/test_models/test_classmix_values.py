@@ -101,3 +101,20 @@ def test_mix_takes_source_where_the_mask_is_one():
     assert out.dtype == torch.uint8
     expected = torch.tensor([[200, 7], [7, 200]], dtype=torch.uint8)
     assert torch.equal(out, expected.expand(1, 3, 2, 2))
+
+
+def test_masks_follow_the_generator_and_keep_the_layout():
+    """Two calls with equally seeded generators give the same masks, of
+    shape ``(B, 1, H, W)`` (H = 2, W = 3), and leave the global RNG alone.
+    Rules out the generator not passed to the draw and a mask laid out as
+    ``(B, H, 1, W)``."""
+    labels = torch.tensor([[[0, 1, 2], [3, 4, 5]]] * 2)[:, None]
+    torch.manual_seed(0)
+    after_none = torch.rand(1)
+    torch.manual_seed(0)
+    masks = [classmix_masks(labels, per_image=True,
+                            generator=torch.Generator().manual_seed(5))
+             for _ in range(2)]
+    assert torch.rand(1) == after_none
+    assert masks[0].shape == (2, 1, 2, 3)
+    assert torch.equal(masks[0], masks[1])

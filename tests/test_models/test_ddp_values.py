@@ -8,7 +8,7 @@ from mmengine.optim import OptimWrapper
 from torch.nn.parallel import DistributedDataParallel
 
 from mmseg_uda.models.utils import average_buffers, grad_sync
-from mmseg_uda.models.utils.ddp import finish_step, step_backward
+from mmseg_uda.models.utils.ddp import finish_step, step_backward, unwrap
 from mmseg_uda.models.wrappers import UDADistributedDataParallel
 from tests.processes import run_ranks
 
@@ -88,14 +88,19 @@ def test_average_buffers_is_the_mean_of_each_ranks_statistics():
         for k in ('frozen.running_mean', 'frozen.running_var',
                   'scale', 'bn.num_batches_tracked'):
             torch.testing.assert_close(bufs[k], own[rank][k])
-    # without a process group nothing is averaged
-    assert average_buffers(Net().train()) == 0
+    # without a process group, or with one of a single rank, nothing is
+    # averaged; unwrap of an unwrapped module is the module
+    net = Net().train()
+    assert average_buffers(net) == 0 and unwrap(net) is net
+    assert run_ranks(_average, world_size=1)[0][1][0] == 0
 
 
 def _wrapper_step(rank, sync_buffers):
     torch.manual_seed(0)
-    model = UDADistributedDataParallel(Net().train(),
-                                       sync_buffers=sync_buffers)
+    model = UDADistributedDataParallel(
+        Net().train(), **({} if sync_buffers else dict(sync_buffers=False)))
+    ddp = model.module.bn
+    assert not ddp.broadcast_buffers and not ddp.find_unused_parameters
     model.train_step(_rank_data(rank), None)
     return _buffers(model.module)
 
@@ -103,7 +108,9 @@ def _wrapper_step(rank, sync_buffers):
 def test_wrapper_averages_buffers_after_each_step_only_when_asked():
     """``UDADistributedDataParallel.train_step``: with ``sync_buffers`` the
     BN statistics are the mean of the ranks' own (computed here), without it
-    each rank keeps its own. Rules out the flag ignored either way."""
+    each rank keeps its own (the default is to average). DDP's own buffer
+    broadcast and unused-parameter search are off by default. Rules out the
+    flag ignored either way and those defaults flipped."""
     own = [_own_buffers(r) for r in range(2)]
     k = 'bn.running_mean'
     for sync in (True, False):
@@ -162,26 +169,27 @@ def test_grad_sync_reduces_once_the_sum_of_both_backwards():
 
 
 def test_a_uda_step_of_several_backwards_counts_once():
-    """Gradient accumulation over 2 steps, each of 2 backward passes
+    """Gradient accumulation over 3 steps, each of 2 backward passes
     (``step_backward``, then ``finish_step``): the optimizer steps at the
-    end of the 2nd step only, with the gradient of all 4 backwards each
-    scaled by 1/2. Rules out each backward counted (the step applied after
-    the first step), the count not advanced, and the loss not scaled."""
+    end of the 3rd step only, with the gradient of all 6 backwards each
+    scaled by 1/3. Rules out each backward counted (or uncounted twice),
+    the count moved the wrong way, and the loss not scaled (3 steps: a
+    count of -3 per step would also reach a multiple of 2)."""
     torch.manual_seed(0)
     lin = nn.Linear(3, 1, bias=False)
     w0 = lin.weight.detach().clone()
     wrapper = OptimWrapper(torch.optim.SGD(lin.parameters(), lr=1.0),
-                           accumulative_counts=2)
-    wrapper.initialize_count_status(lin, 0, 4)
-    xs = [torch.full((1, 3), float(i + 1)) for i in range(4)]
+                           accumulative_counts=3)
+    wrapper.initialize_count_status(lin, 0, 6)
+    xs = [torch.full((1, 3), float(i + 1)) for i in range(6)]
     applied = []
-    for step in range(2):
+    for step in range(3):
         for x in xs[2 * step:2 * step + 2]:
             step_backward(wrapper, lin(x).sum())
         applied.append(finish_step(wrapper))
-        if step == 0:
+        if step < 2:
             torch.testing.assert_close(lin.weight.detach(), w0)
-    assert applied == [False, True]
-    grad = sum(x for x in xs) / 2  # d(w.x)/dw = x, each loss scaled by 1/2
+    assert applied == [False, False, True]
+    grad = sum(x for x in xs) / 3  # d(w.x)/dw = x, each loss scaled by 1/3
     torch.testing.assert_close(lin.weight.detach(), w0 - grad)
     assert lin.weight.grad is None or not lin.weight.grad.any()
