@@ -169,27 +169,29 @@ def test_grad_sync_reduces_once_the_sum_of_both_backwards():
 
 
 def test_a_uda_step_of_several_backwards_counts_once():
-    """Gradient accumulation over 3 steps, each of 2 backward passes
-    (``step_backward``, then ``finish_step``): the optimizer steps at the
-    end of the 3rd step only, with the gradient of all 6 backwards each
-    scaled by 1/3. Rules out each backward counted (or uncounted twice),
-    the count moved the wrong way, and the loss not scaled (3 steps: a
-    count of -3 per step would also reach a multiple of 2)."""
+    """Gradient accumulation of 4 over a run of 5 steps, each of 2 backward
+    passes (``step_backward``, then ``finish_step``): the optimizer steps
+    after the 4th step (gradients scaled by 1/4) and after the 5th, the
+    last of the run (its remainder of 1: scaled by 1). Rules out each
+    backward counted, the count moved the wrong way or by 2 (a count of
+    -4 is a multiple of 4 too, but never the run's last, 5) and the loss
+    not scaled."""
     torch.manual_seed(0)
     lin = nn.Linear(3, 1, bias=False)
     w0 = lin.weight.detach().clone()
     wrapper = OptimWrapper(torch.optim.SGD(lin.parameters(), lr=1.0),
-                           accumulative_counts=3)
-    wrapper.initialize_count_status(lin, 0, 6)
-    xs = [torch.full((1, 3), float(i + 1)) for i in range(6)]
+                           accumulative_counts=4)
+    wrapper.initialize_count_status(lin, 0, 5)
+    xs = [torch.full((1, 3), float(i + 1)) for i in range(10)]
     applied = []
-    for step in range(3):
+    for step in range(5):
         for x in xs[2 * step:2 * step + 2]:
             step_backward(wrapper, lin(x).sum())
         applied.append(finish_step(wrapper))
-        if step < 2:
+        if step < 3:
             torch.testing.assert_close(lin.weight.detach(), w0)
-    assert applied == [False, False, True]
-    grad = sum(x for x in xs) / 3  # d(w.x)/dw = x, each loss scaled by 1/3
+    assert applied == [False, False, False, True, True]
+    # d(w.x)/dw = x; the first 8 losses scaled by 1/4, the last 2 by 1
+    grad = sum(xs[:8]) / 4 + sum(xs[8:])
     torch.testing.assert_close(lin.weight.detach(), w0 - grad)
     assert lin.weight.grad is None or not lin.weight.grad.any()
