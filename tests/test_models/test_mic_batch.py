@@ -76,3 +76,21 @@ def test_mask_source_needs_the_source_batch():
     mic = MaskedImageConsistency(mask_source=True)
     with pytest.raises(ValueError, match='needs the source batch'):
         _weights(mic, _pseudo())
+
+
+def test_constructor_options_arrive_and_defaults_are_mics():
+    """The strong-augmentation options reach the augmentation; the default
+    masking is MIC's (ratio 0.7, blocks of 64); a loss weight of 0 (MIC off
+    in effect, not an error) is accepted. Rules out an option dropped (its
+    default used instead) and ``<= 0`` for ``< 0``."""
+    mic = MaskedImageConsistency(color_jitter_strength=0.3,
+                                 color_jitter_prob=0.6, blur=False,
+                                 loss_weight=0)
+    aug = mic.strong_aug
+    assert (aug.strength, aug.jitter_prob, aug.blur) == (0.3, 0.6, False)
+    assert mic.loss_weight == 0.0
+    default = MaskedImageConsistency()
+    assert (default.mask_generator.mask_ratio,
+            default.mask_generator.block_size) == (0.7, 64)
+    assert (default.strong_aug.strength, default.strong_aug.jitter_prob,
+            default.strong_aug.blur) == (0.2, 0.8, True)
