@@ -64,3 +64,17 @@ def test_merge_keeps_first_appearance_order_and_single_tensors():
     assert [g['lr'] for g in merged] == [0.1, 0.01]
     assert [[id(p) for p in g['params']] for g in merged] == [
         [id(a), id(b), id(d)], [id(c)]]
+
+
+def test_one_group_with_fused_true_is_still_rebuilt_fused():
+    """Without a paramwise config (one group) ``fused=True`` still reaches
+    the optimizer, and a wrapper config without ``type`` gives mmengine's
+    ``OptimWrapper``. Rules out the one-group shortcut taken whatever
+    ``fused`` is."""
+    init_default_scope('mmseg')
+    wrapper = build_optim_wrapper(_net(), dict(
+        constructor='MergedGroupsOptimWrapperConstructor',
+        optimizer=dict(type='AdamW', lr=1e-2, fused=True)))
+    assert type(wrapper).__name__ == 'OptimWrapper'
+    assert wrapper.optimizer.defaults['fused'] is True
+    assert len(wrapper.optimizer.param_groups) == 1
