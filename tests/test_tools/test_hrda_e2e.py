@@ -143,6 +143,7 @@ def test_hrda_zoo_config_parses_and_builds(benchmark):
         dict(type='EMATeacherHook', alpha=0.999),
         dict(type='UDAVisualizationHook', interval=1000),
         dict(type='RandomStateHook'),
+        dict(type='SelfTrainingHealthHook'),
     ]
     # resolvable the way Runner.wrap_model looks it up (no default scope)
     wrapper = ROOT_MODEL_WRAPPERS.get(cfg.model_wrapper_cfg.type)
@@ -180,7 +181,8 @@ def test_hrda_source_only_config_parses_and_builds(benchmark):
                            'CityscapesDataset')
     assert _transforms(source.pipeline,
                        'RandomCrop')[0].crop_size == (1024, 1024)
-    assert 'custom_hooks' not in cfg
+    # exact resume and a stream independent of the validation interval
+    assert cfg.custom_hooks == [dict(type='RandomStateHook')]
     _check_schedule(cfg)
     _shrink(cfg.model)
     model = MODELS.build(cfg.model)
@@ -199,6 +201,7 @@ def test_quickstart_config_builds_unchanged():
         dict(type='EMATeacherHook', alpha=0.999),
         dict(type='UDAVisualizationHook', interval=1000),
         dict(type='RandomStateHook'),
+        dict(type='SelfTrainingHealthHook'),
     ]
     model = MODELS.build(cfg.model)
     assert sum(p.numel() for p in model.student.parameters()) < 1_000_000
