@@ -61,6 +61,28 @@ def test_folder_converter_passes_every_option_on(monkeypatch, ignore_index):
         recursive=False, nproc=3)]
 
 
+def test_folder_converter_defaults_and_error(monkeypatch, capsys):
+    """Without options: ignore index 255, the trainIds suffix, recursive,
+    one process, no class count; a ValueError of the conversion is printed
+    to stderr with exit status 1."""
+    folder = load_tool('tools/dataset_converters/folder.py')
+    calls = record(monkeypatch, folder, 'convert_folder')
+    run_main(folder.main, ['ROOT'])
+    assert calls == [dict(
+        root='ROOT', img_dir='', ann_dir=None, img_suffix='.jpg',
+        seg_map_suffix='.png', num_classes=None, ignore_index=255,
+        mapping=None, out_suffix='_labelTrainIds.png', split=None,
+        recursive=True, nproc=1)]
+
+    def fail(*args, **kwargs):
+        raise ValueError('labelled data needs --num-classes')
+
+    monkeypatch.setattr(folder, 'convert_folder', fail)
+    assert folder.main(['ROOT']) == 1
+    err = capsys.readouterr().err
+    assert err == 'error: labelled data needs --num-classes\n'
+
+
 def test_folder_converter_config_names_the_options(monkeypatch, capsys):
     """The dataset config the folder converter prints carries the folders,
     the suffixes and the split given (what the user pastes into a
