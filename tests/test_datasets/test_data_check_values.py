@@ -94,3 +94,37 @@ def test_label_values_are_checked_on_the_sampled_files(tmp_path):
     assert len(errors) == 1 and '6_label.png' in errors[0]
     assert data_errors(_runner(tmp_path, bad_value=[5]), 'val',
                        max_samples=3) == []
+
+
+def test_reduce_zero_label_at_0_1_and_255(tmp_path):
+    """``reduce_zero_label`` as mmseg's LoadAnnotations: 0 becomes the
+    ignore 255, 1 becomes class 0, 255 stays 255 (not 254); a ``label_map``
+    is applied after. Rules out the shift in the wrong direction and the
+    ignore value left at 254."""
+    from mmseg_uda.datasets.data_checks import load_label
+
+    path = str(tmp_path / 'l.png')
+    cv2.imwrite(path, np.array([[0, 1, 2, 255]], np.uint8))
+    info = dict(seg_map_path=path, reduce_zero_label=True)
+    assert load_label(info).tolist() == [255, 0, 1, 255]
+    info['label_map'] = {1: 0, 0: 1}
+    assert load_label(info).tolist() == [255, 1, 0, 255]
+
+
+def test_which_datasets_each_mode_checks():
+    """``train``: a plain training set and the validation set only when
+    both ``val_dataloader`` and ``val_cfg`` are set; ``test``: the test set.
+    Rules out a plain training set skipped and ``or`` for ``and``."""
+    from mmseg_uda.datasets.data_checks import runner_datasets
+
+    def runner(**cfg):
+        return SimpleNamespace(
+            cfg=cfg, train_dataloader=SimpleNamespace(dataset='TRAIN'),
+            val_dataloader=SimpleNamespace(dataset='VAL'),
+            test_dataloader=SimpleNamespace(dataset='TEST'))
+
+    names = [[n for n, _, _ in runner_datasets(r, mode)] for r, mode in (
+        (runner(val_dataloader=1, val_cfg=1), 'train'),
+        (runner(val_dataloader=1, val_cfg=None), 'train'),
+        (runner(), 'test'), (runner(), 'val'))]
+    assert names == [['train', 'val'], ['train'], ['test'], ['val']]
