@@ -51,16 +51,18 @@ def _warnings(logs):
 
 
 def test_suppressed_class_raises_the_collapse_alarm(tmp_path, logs):
-    """Source: road 50 %, car 40 %, rider 10 %. Predicted: road 90 %, car
-    0 %, rider 10 %: car is named, rider (at its source share) is not. The
-    check starts at 10 % of max_iters (100): a validation at iteration 9
-    stays silent, at iteration 10 it fires (rules out > instead of >=)."""
+    """Source: road 50 %, car 40 %, rider 10 %. First validation (iteration
+    9): car predicted on 40 %; the same suppression there would be silent,
+    the check starts at 10 % of max_iters (100). Second (iteration 10):
+    road 90 %, car 0 %, rider 10 %: car fell and is named, rider (at its
+    source share) is not (rules out > instead of >= at the start)."""
     write_source_stats(str(tmp_path), {0: 50, 1: 40, 2: 10})
     hook = SelfTrainingHealthHook()
     runner = make_runner(str(tmp_path), name='collapse')
     hook.before_train(runner)
     labels = _labels([{0: 18, 2: 2}, {0: 18, 2: 2}])
-    entry = feed(hook, runner, [0.5] * 9, labels)
+    entry = feed(hook, runner, [0.5] * 9,
+                 _labels([{0: 10, 1: 8, 2: 2}]))
     assert entry['iter'] == 9 and entry['collapsed'] == [] and not \
         _warnings(logs)
     entry = feed(hook, runner, [0.5], labels, start_iter=9)
@@ -72,6 +74,21 @@ def test_suppressed_class_raises_the_collapse_alarm(tmp_path, logs):
     assert 'Class collapse at iteration 10: car' in alarm
     assert runner.message_hub.get_scalar('val/health/collapsed').current() \
         == 1
+
+
+def test_class_never_predicted_is_no_collapse(tmp_path, logs):
+    """car below a tenth of its source share at both validations, but never
+    predicted more: not learned yet, no fall, no alarm (rules out the
+    source comparison alone, which flags every class a young model does
+    not predict yet)."""
+    write_source_stats(str(tmp_path), {0: 50, 1: 40, 2: 10})
+    hook = SelfTrainingHealthHook(collapse_begin=0)
+    runner = make_runner(str(tmp_path), name='never')
+    hook.before_train(runner)
+    labels = _labels([{0: 18, 2: 2}])
+    feed(hook, runner, [0.5], labels)
+    entry = feed(hook, runner, [0.5], labels, start_iter=1)
+    assert entry['collapsed'] == [] and not _warnings(logs)
 
 
 def test_healthy_run_stays_silent(tmp_path, logs):
@@ -142,6 +159,7 @@ def test_source_frequencies_from_training_batches(tmp_path, logs):
     lbl = torch.tensor([[0, 0, 0, 1], [1, 2, 255, 255]])
     batch = dict(source=dict(data_samples=seg_samples(lbl[None])))
     hook.after_train_iter(runner, 0, batch, dict(pseudo_weight=torch.ones(())))
+    feed(hook, runner, [], _labels([{0: 10, 1: 6, 2: 4}]), start_iter=1)
     entry = feed(hook, runner, [], _labels([{0: 20}]), start_iter=1)
     assert entry['source_freq'] == pytest.approx([0.5, 2 / 6, 1 / 6])
     assert [c['name'] for c in entry['collapsed']] == ['car', 'rider']

@@ -49,7 +49,9 @@ class SelfTrainingHealthHook(Hook):
       naming the classes) when a class with a source frequency of at least
       ``min_source_freq`` is predicted on less than ``collapse_ratio``
       times its source frequency
-      (:func:`mmseg_uda.evaluation.label_free.collapsed_classes`);
+      (:func:`mmseg_uda.evaluation.label_free.collapsed_classes`) *and*
+      less than ``collapse_ratio`` times its own highest share at an
+      earlier validation (it fell; a class not learned yet is no alarm);
     - **self-training-off warning** when ``pseudo_weight`` has stayed below
       ``off_threshold`` for ``off_iters`` consecutive iterations, with what
       to do.
@@ -276,11 +278,16 @@ class SelfTrainingHealthHook(Hook):
             classes=classes, class_share=share.tolist(),
             source_freq=None if freq is None else freq.tolist(),
             collapsed=[], collapse_check=self._collapse_checked(runner))
-        if freq is not None and entry['collapse_check']:
+        if freq is not None and entry['collapse_check'] and self.history:
+            # a collapse is a fall: the class was predicted at an earlier
+            # validation at least 1 / collapse_ratio times more (a class
+            # the model has not learned yet is no alarm)
+            peak = np.max([h['class_share'] for h in self.history], axis=0)
             entry['collapsed'] = [
                 dict(cls=c, name=classes[c], share=q, source_freq=f)
                 for c, q, f in collapsed_classes(
-                    share, freq, self.collapse_ratio, self.min_source_freq)]
+                    share, freq, self.collapse_ratio, self.min_source_freq)
+                if q < self.collapse_ratio * peak[c]]
         if self._pw_sum is not None:
             self._pw_sum.zero_()
             self._pw_count.zero_()
